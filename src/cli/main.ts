@@ -1,0 +1,205 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { ExitCode, JobError, TfclaimsError } from '../errors.ts';
+import { runIngest } from '../ingest/command.ts';
+import { runPipeline } from '../run/pipeline.ts';
+import { runMigrate } from '../db/command.ts';
+import type { CommandReport } from './output.ts';
+
+/**
+ * The command-line surface (cli-contract.md). This file only declares commands; each action
+ * calls one typed function and hands its report to `report`. Errors reach `main`'s boundary.
+ */
+
+function fraction(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError('expected a number from 0 to 1, e.g. 0.05');
+  return n;
+}
+
+function positiveInt(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('expected a whole number of 1 or more');
+  return Number(value);
+}
+
+function wholeNumber(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a whole number');
+  return Number(value);
+}
+
+interface GlobalFlags {
+  db?: string;
+  quiet?: boolean;
+  json?: boolean;
+  logDir?: string;
+  operator?: string;
+}
+
+function report(result: CommandReport, flags: GlobalFlags): void {
+  if (flags.json) process.stdout.write(`${JSON.stringify(result.json, null, 2)}\n`);
+  if (!flags.quiet) for (const line of result.lines) process.stderr.write(`${line}\n`);
+  process.exitCode = result.exitCode;
+}
+
+const notBuilt = (command: string, issue: string) => async () => {
+  throw new JobError(`tfclaims ${command} is not built yet`, { hint: `it arrives with ${issue}; see README.md for what works today` });
+};
+
+/** Build the program (exported so tests can check the help text). */
+export function buildProgram(): Command {
+  const program = new Command('tfclaims')
+    .description(
+      'Troubled Families / Supporting Families payment-by-results claims: ingest council extracts into PostgreSQL,\n' +
+        'link people and families, decide outcomes under the outcomes plan, and write claim files with an audit trail.',
+    )
+    .addOption(new Option('--db <url>', 'database: postgres://USER@HOST:PORT/DB for a server, pglite:FOLDER for the embedded one').env('DATABASE_URL'))
+    .option('--quiet', 'no progress or summary on stderr (errors are still shown)')
+    .option('--json', 'print a machine-readable summary on stdout')
+    .option('--log-dir <dir>', 'folder for the per-run structured log', './.tfclaims/logs')
+    .option('--operator <name>', 'who is running this, recorded with the run (default: your login name)')
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText(
+      'after',
+      `
+Database: with no --db and no DATABASE_URL, an embedded PostgreSQL is kept in ./.tfclaims/db.
+Every command brings the schema up to date itself.
+
+Exit codes: 0 success; 1 the job failed; 2 bad usage or configuration; 3 input rejected.
+
+Examples:
+  tfclaims synth --out demo --families 30 --seed 1
+  tfclaims run --extracts demo --as-of 2026-10-31 --window 2026-Q3 --out out
+  tfclaims ingest offending police.csv --mapping police.mapping.yaml --out out
+  tfclaims --db postgres://root@127.0.0.1:5432/tfclaims db migrate`,
+    );
+  const flags = () => program.opts<GlobalFlags>();
+
+  program
+    .command('run')
+    .description('the monthly job end to end: ingest every extract found in DIR, match, evaluate, and draft the claim')
+    .requiredOption('--extracts <dir>', 'folder holding attendance.csv, offending.csv, employment.csv, social_care.csv, attachments.csv, evidence.csv (each optional; NAME.mapping.yaml beside a file is its column mapping)')
+    .requiredOption('--as-of <date>', 'reference date and claim cut-off, YYYY-MM-DD')
+    .requiredOption('--window <id>', 'claim window id, e.g. 2026-Q3')
+    .requiredOption('--out <dir>', 'folder for claim files, reports and rejects.csv')
+    .option('--plan <file>', 'outcomes plan (default: phase2-london-core)')
+    .option('--max-reject-fraction <f>', 'largest share of a file\'s rows that may be rejected before the file fails', fraction, 0.05)
+    .addHelpText('after', '\nAll extracts load in one transaction: if any file fails, nothing from the run is loaded.\nStages not built yet say so; nothing is faked.')
+    .action(async (o: { extracts: string; asOf: string; window: string; out: string; plan?: string; maxRejectFraction: number }) => {
+      report(await runPipeline({ ...flags(), ...o }), flags());
+    });
+
+  program
+    .command('ingest')
+    .description('load one extract into the database, with validation and rejects')
+    .argument('<source>', 'attendance | offending | employment | social_care | attachments | evidence')
+    .argument('<file>', 'the CSV file')
+    .option('--mapping <file>', 'column mapping (YAML or JSON) for a file whose headers, dates or codes differ from the canonical extract')
+    .option('--out <dir>', 'write rejects.csv (owner-only: it holds personal data) into this folder')
+    .option('--max-reject-fraction <f>', 'largest share of rows that may be rejected before the file fails', fraction, 0.05)
+    .addHelpText(
+      'after',
+      `
+Loading identical content again loads nothing. A newer file for the same source replaces the
+previous one (its rows are kept, marked superseded). Exit 3 when the file is not a usable CSV
+or too many rows are rejected; the database is then left as it was.`,
+    )
+    .action(async (source: string, file: string, o: { mapping?: string; out?: string; maxRejectFraction: number }) => {
+      report(await runIngest({ ...flags(), source, file, ...o }), flags());
+    });
+
+  program.command('match').description('link records into people and families (not built yet)').action(notBuilt('match', 'the record linkage stage'));
+  program
+    .command('evaluate')
+    .description('identification and outcome results, with evidence (not built yet)')
+    .requiredOption('--as-of <date>', 'reference date, YYYY-MM-DD')
+    .action(notBuilt('evaluate', 'the rules stage'));
+  program
+    .command('explain')
+    .description('why a family is or is not claimable (not built yet)')
+    .option('--case-ref <ref>', 'family by its early help case reference')
+    .option('--family <id>', 'family by its family_id')
+    .action(notBuilt('explain', 'the rules stage'));
+
+  const claim = program.command('claim').description('claim drafts and submission (not built yet)');
+  claim
+    .command('draft')
+    .description('draft the claim for a window (not built yet)')
+    .requiredOption('--window <id>', 'claim window id')
+    .requiredOption('--as-of <date>', 'cut-off date')
+    .requiredOption('--out <dir>', 'output folder')
+    .action(notBuilt('claim draft', 'the claims stage'));
+  claim
+    .command('finalise')
+    .description('submit a claim once its audit sample is verified (not built yet)')
+    .requiredOption('--window <id>', 'claim window id')
+    .action(notBuilt('claim finalise', 'the claims stage'));
+
+  const audit = program.command('audit').description('internal audit sample and verification (not built yet)');
+  audit
+    .command('sample')
+    .description('draw the internal audit sample (not built yet)')
+    .requiredOption('--window <id>', 'claim window id')
+    .option('--seed <n>', 'random seed')
+    .option('--fraction <f>', 'share of lines to sample')
+    .action(notBuilt('audit sample', 'the claims stage'));
+  audit
+    .command('verify')
+    .description('record a verification (not built yet)')
+    .requiredOption('--window <id>', 'claim window id')
+    .requiredOption('--case-ref <ref>', 'family')
+    .requiredOption('--result <result>', 'pass | fail')
+    .requiredOption('--by <name>', 'who checked it')
+    .option('--note <text>', 'note')
+    .action(notBuilt('audit verify', 'the claims stage'));
+
+  program
+    .command('synth')
+    .description('write synthetic extracts with known ground truth, for demos, tests and benchmarks')
+    .requiredOption('--out <dir>', 'folder to write the six extracts and truth/ into')
+    .requiredOption('--families <n>', 'attached (programme) families', positiveInt)
+    .requiredOption('--seed <s>', 'random seed: the same seed and options give identical files', wholeNumber)
+    .option('--population <n>', 'residents in all (default: 200 per attached family)', positiveInt)
+    .option('--as-of <date>', 'the date the truth is stated for, YYYY-MM-DD', '2026-10-31')
+    .option('--exported-source <source>', 'write this source with vendor headers plus its column mapping (offending)')
+    .addHelpText('after', '\nNo database is used. See docs/synth.md for the scenarios and the noise.')
+    .action(async (o: { out: string; families: number; seed: number; population?: number; asOf: string; exportedSource?: string }) => {
+      const { runSynthCommand } = await import('../synth/command.ts');
+      report(await runSynthCommand({ ...flags(), ...o }), flags());
+    });
+
+  const db = program.command('db').description('database housekeeping');
+  db.command('migrate')
+    .description('bring the schema up to date and do nothing else (every command does this itself)')
+    .action(async () => {
+      report(await runMigrate(flags()), flags());
+    });
+
+  return program;
+}
+
+/** The one error boundary: typed errors become a message and an exit code; anything else is an internal error. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  program.exitOverride();
+  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  for (const sub of program.commands) sub.exitOverride();
+  try {
+    await program.parseAsync(argv);
+    return Number(process.exitCode ?? 0);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return ExitCode.ok;
+      return ExitCode.usage;
+    }
+    if (error instanceof TfclaimsError) {
+      process.stderr.write(`tfclaims: ${error.message}\n`);
+      if (error.hint) process.stderr.write(`  what to do: ${error.hint}\n`);
+      return error.exitCode;
+    }
+    const code = (error as { code?: unknown }).code;
+    process.stderr.write(
+      `tfclaims: internal error${typeof code === 'string' ? ` (${code})` : ''}: ${(error as Error).name}\n  what to do: see the run's log file under the log folder, and report it\n`,
+    );
+    if (process.env.TFCLAIMS_DEBUG) process.stderr.write(`${(error as Error).stack}\n`);
+    return ExitCode.jobFailed;
+  }
+}

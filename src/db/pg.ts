@@ -1,0 +1,104 @@
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { from as copyFromStream } from 'pg-copy-streams';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import type { Database, DbSession } from './types.ts';
+import type { Schema } from './schema.ts';
+
+const DATE_OID = 1082;
+const INT8_OID = 20;
+
+/** DATE stays a `YYYY-MM-DD` string (no time zone games); bigint ids fit in a JS number. */
+const typeParsers = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === DATE_OID) return (value: string) => value;
+    if (oid === INT8_OID) return (value: string) => Number(value);
+    return pg.types.getTypeParser(oid, format);
+  },
+};
+
+/** Describe a connection string without its password. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'postgres://(unparseable URL)';
+  }
+}
+
+function kyselyOnClient(client: pg.PoolClient): Kysely<Schema> {
+  // Kysely releases what it acquires; the session owns the client, so release is a no-op here.
+  const borrowed = {
+    query: (...args: unknown[]) => (client.query as (...a: unknown[]) => unknown)(...args),
+    release: () => {},
+  };
+  return new Kysely<Schema>({
+    dialect: new PostgresDialect({ pool: { connect: async () => borrowed, end: async () => {} } as unknown as pg.Pool }),
+  });
+}
+
+function sessionOn(client: pg.PoolClient): DbSession {
+  return {
+    kysely: kyselyOnClient(client),
+    async exec(sql) {
+      await client.query(sql);
+    },
+    async copyFrom(copySql, data) {
+      const stream = client.query(copyFromStream(`${copySql} FROM STDIN`));
+      await pipeline(typeof data === 'string' ? Readable.from([data]) : Readable.from(data), stream);
+    },
+  };
+}
+
+/** A database on a PostgreSQL server reached through `pg`. */
+export function openPostgres(url: string, opts: { applicationName?: string } = {}): Database {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 4,
+    types: typeParsers,
+    application_name: opts.applicationName ?? 'tfclaims',
+  });
+  // An idle client's error (server restart) must not crash the process; the next query reports it.
+  pool.on('error', () => {});
+  const kysely = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+
+  async function session<T>(fn: (s: DbSession) => Promise<T>): Promise<T> {
+    const client = await pool.connect();
+    let broken = false;
+    try {
+      return await fn(sessionOn(client));
+    } catch (error) {
+      broken = true;
+      throw error;
+    } finally {
+      // A client whose work failed may hold session state (locks, an aborted COPY): discard it.
+      client.release(broken);
+    }
+  }
+
+  return {
+    kind: 'postgres',
+    description: redactUrl(url),
+    kysely,
+    session,
+    transaction(fn) {
+      return session(async (s) => {
+        await s.exec('BEGIN');
+        try {
+          const result = await fn(s);
+          await s.exec('COMMIT');
+          return result;
+        } catch (error) {
+          await s.exec('ROLLBACK').catch(() => {});
+          throw error;
+        }
+      });
+    },
+    async close() {
+      await kysely.destroy();
+    },
+  };
+}

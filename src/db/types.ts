@@ -1,0 +1,38 @@
+import type { Kysely } from 'kysely';
+import type { Schema } from './schema.ts';
+
+/** One database connection held for a unit of work (a transaction, a migration, a COPY). */
+export interface DbSession {
+  /** Typed queries on this connection (inside the transaction, if any). */
+  readonly kysely: Kysely<Schema>;
+  /** Run SQL text with no parameters; may hold several statements (migrations, DDL). */
+  exec(sql: string): Promise<void>;
+  /**
+   * Run `COPY target FROM STDIN` with `data` in PostgreSQL text COPY format. On a server the
+   * chunks are streamed over the connection as they are produced (with backpressure);
+   * embedded, they are gathered into blobs of a few MB, each handed to PGlite as one COPY.
+   * `copySql` is the statement without its FROM clause, e.g. `COPY raw.attendance (a, b)`.
+   */
+  copyFrom(copySql: string, data: string | AsyncIterable<string>): Promise<void>;
+}
+
+/** Where the data lives: a PostgreSQL server, or PostgreSQL embedded in this process (PGlite). */
+export type DatabaseKind = 'postgres' | 'pglite';
+
+/**
+ * The one database interface every stage uses, over `pg` (server) or PGlite (embedded), so
+ * stages run unchanged on both.
+ */
+export interface Database {
+  readonly kind: DatabaseKind;
+  /** Where the database is, safe to print and log (no password). */
+  readonly description: string;
+  /** Typed queries from a pool (server) or the single embedded connection. */
+  readonly kysely: Kysely<Schema>;
+  /** Run `fn` on one connection inside BEGIN ... COMMIT; any throw rolls back. */
+  transaction<T>(fn: (session: DbSession) => Promise<T>): Promise<T>;
+  /** Run `fn` on one dedicated connection outside any transaction (session-level locks, migrations). */
+  session<T>(fn: (session: DbSession) => Promise<T>): Promise<T>;
+  /** Close connections (and the embedded database's files). */
+  close(): Promise<void>;
+}

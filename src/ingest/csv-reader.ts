@@ -1,0 +1,159 @@
+import { createReadStream } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { parse, CsvError } from 'csv-parse';
+import { InputRejectedError } from '../errors.ts';
+
+/** A record longer than this is treated as a broken file (almost always an unbalanced quote). */
+export const MAX_RECORD_CHARS = 1_048_576;
+/** A record spanning more lines than this is treated as a runaway quote, not a multi-line address. */
+export const MAX_LINES_PER_RECORD = 10;
+
+/** One data row: its first line in the file (the header is line 1) and its cells as text. */
+export interface CsvRecord {
+  line: number;
+  cells: string[];
+  /** Bytes of the file consumed so far (for progress). */
+  bytes: number;
+}
+
+export interface CsvReadOptions {
+  delimiter: string;
+  encoding: 'utf-8' | 'windows-1252';
+  /** Name shown in messages (the path the user gave). */
+  displayName: string;
+}
+
+/** SHA-256 and size of a file, read as a stream. */
+export async function hashFile(path: string): Promise<{ sha256: string; size: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { sha256: hash.digest('hex'), size };
+}
+
+function describeBinary(first: Buffer): string | undefined {
+  if (first.length >= 4 && first[0] === 0x50 && first[1] === 0x4b && first[2] === 0x03 && first[3] === 0x04) {
+    return 'is an Excel workbook or zip archive, not a CSV file';
+  }
+  if (first.length >= 4 && first[0] === 0xd0 && first[1] === 0xcf && first[2] === 0x11 && first[3] === 0xe0) {
+    return 'is an old-style Excel (.xls) workbook, not a CSV file';
+  }
+  if (first.includes(0)) return 'contains binary data (NUL bytes), not CSV text';
+  return undefined;
+}
+
+/**
+ * Decode the file's bytes to text, refusing binary content and bytes that are not valid in the
+ * declared encoding, so nothing is silently garbled on the way in.
+ */
+async function* decodedText(path: string, opts: CsvReadOptions): AsyncGenerator<string> {
+  const decoder = new TextDecoder(opts.encoding, { fatal: true });
+  let offset = 0;
+  let first = true;
+  for await (const raw of createReadStream(path, { highWaterMark: 1 << 20 })) {
+    const chunk = raw as Buffer;
+    if (first) {
+      const binary = describeBinary(chunk.subarray(0, 8192));
+      if (binary) {
+        throw new InputRejectedError(opts.displayName, `${opts.displayName} ${binary}`, {
+          hint: 'export the extract as "CSV UTF-8 (comma delimited)" and load that file',
+        });
+      }
+      first = false;
+    }
+    try {
+      yield decoder.decode(chunk, { stream: true });
+    } catch (error) {
+      throw new InputRejectedError(
+        opts.displayName,
+        `${opts.displayName} is not valid ${opts.encoding} text (a bad byte within bytes ${offset}-${offset + chunk.length})`,
+        {
+          cause: error,
+          hint:
+            opts.encoding === 'utf-8'
+              ? 'save it as "CSV UTF-8", or if it came from an older system set `encoding: windows-1252` in its column mapping'
+              : 'check the file is the extract you meant to load',
+        },
+      );
+    }
+    offset += chunk.length;
+  }
+  const tail = decoder.decode();
+  if (tail) yield tail;
+}
+
+function csvFailure(error: unknown, opts: CsvReadOptions): InputRejectedError {
+  const name = opts.displayName;
+  if (error instanceof InputRejectedError) return error;
+  if (error instanceof CsvError) {
+    const line = (error as unknown as { lines?: number }).lines;
+    switch (error.code) {
+      case 'CSV_QUOTE_NOT_CLOSED':
+        return new InputRejectedError(name, `${name}: a quoted field is never closed (the file ends inside quotes, opened before line ${line ?? '?'})`, {
+          cause: error,
+          hint: 'look for a stray double quote near that line, fix or re-export the file, and load it again',
+        });
+      case 'CSV_MAX_RECORD_SIZE':
+        return new InputRejectedError(name, `${name}: the record at line ${line ?? '?'} is longer than ${MAX_RECORD_CHARS / 1_048_576} MB`, {
+          cause: error,
+          hint: 'a field this long is almost always an unbalanced quote or a broken export: check that line and re-export',
+        });
+      default:
+        return new InputRejectedError(name, `${name}: not readable as CSV at line ${line ?? '?'} (${error.code})`, {
+          cause: error,
+          hint: 'check the file is a comma-separated export with one header row',
+        });
+    }
+  }
+  return new InputRejectedError(name, `${name}: cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, {
+    cause: error,
+    hint: 'check the path and that the file is readable',
+  });
+}
+
+/**
+ * Read a CSV file as a stream of records, never holding the file in memory. Yields the header
+ * first (as line 1), then every data row with the line it starts on. Fails the whole file, with
+ * a one-line reason, for: binary or wrongly encoded content, an unterminated quote, a record
+ * over 1 MB, or a quoted field that swallows many lines.
+ */
+export async function* readCsv(path: string, opts: CsvReadOptions): AsyncGenerator<CsvRecord> {
+  const parser = parse({
+    delimiter: opts.delimiter,
+    bom: true,
+    relax_quotes: true,
+    relax_column_count: true,
+    skip_empty_lines: true,
+    max_record_size: MAX_RECORD_CHARS,
+    info: true,
+  });
+  const source = Readable.from(decodedText(path, opts));
+  source.on('error', (error) => parser.destroy(error));
+  source.pipe(parser);
+  let previousEnd = 0;
+  let previousEmpty = 0;
+  try {
+    for await (const item of parser as AsyncIterable<{ record: string[]; info: { lines: number; empty_lines: number; bytes: number } }>) {
+      const { record, info } = item;
+      const start = previousEnd + 1 + (info.empty_lines - previousEmpty);
+      if (info.lines - start + 1 > MAX_LINES_PER_RECORD) {
+        throw new InputRejectedError(
+          opts.displayName,
+          `${opts.displayName}: the record starting on line ${start} runs over ${info.lines - start + 1} lines (an unbalanced quote?)`,
+          { hint: 'look for a stray double quote on that line, fix or re-export the file, and load it again' },
+        );
+      }
+      previousEnd = info.lines;
+      previousEmpty = info.empty_lines;
+      yield { line: start, cells: record, bytes: info.bytes };
+    }
+  } catch (error) {
+    throw csvFailure(error, opts);
+  } finally {
+    source.destroy();
+  }
+}

@@ -1,0 +1,301 @@
+import { sql } from 'kysely';
+import type { Logger } from 'pino';
+import type { DbSession } from '../db/index.ts';
+import { InputRejectedError } from '../errors.ts';
+import type { ProgressReporter } from '../log/progress.ts';
+import { copyLine } from './copy-text.ts';
+import { readCsv, hashFile } from './csv-reader.ts';
+import { resolveHeader } from './header.ts';
+import type { LoadedMapping } from './mapping.ts';
+import { RejectSpill, type RejectsCsv } from './rejects.ts';
+import { columnNames, compileRowValidator, type RowProblem, type SourceName } from './sources.ts';
+
+/** Rows of COPY text gathered before handing them to the database. */
+const COPY_BATCH_ROWS = 2_000;
+
+/** Default largest share of a file's rows that may be rejected before the whole file fails. */
+export const DEFAULT_MAX_REJECT_FRACTION = 0.05;
+
+/** One extract to load. */
+export interface ExtractFile {
+  source: SourceName;
+  path: string;
+  /** The name shown in messages and stored (the path as the user gave it). */
+  displayName: string;
+  mapping?: LoadedMapping;
+}
+
+/** What happened to one file (counts and ids only: safe to print and log). */
+export interface FileLoadResult {
+  source: SourceName;
+  file: string;
+  status: 'loaded' | 'unchanged' | 'failed';
+  fileId?: number;
+  sha256: string;
+  sizeBytes: number;
+  rowsRead: number;
+  rowsLoaded: number;
+  rowsRejected: number;
+  /** `column: kind` -> count, e.g. `dob: not a real date` -> 3. */
+  rejectsByKind: Record<string, number>;
+  /** Earlier files of this source that this one replaced. */
+  superseded: number[];
+  /** Columns in the file that match nothing canonical (ignored). */
+  ignoredColumns: string[];
+  /** Why the file failed, or a note about an unchanged file. */
+  message?: string;
+  durationMs: number;
+}
+
+export interface LoadContext {
+  runId: number;
+  logger: Logger;
+  progress: ProgressReporter;
+  rejectsCsv?: RejectsCsv;
+  /** Today's date (ISO): a date of birth after it is rejected. */
+  today: string;
+  maxRejectFraction: number;
+}
+
+/** Advisory lock per source so that two loads of one source never interleave their supersessions. */
+function sourceLockKey(source: SourceName): number {
+  return 7_425_114_000 + ['attendance', 'offending', 'employment', 'social_care', 'attachments', 'evidence'].indexOf(source);
+}
+
+/**
+ * Load one file inside the caller's transaction. Identical content already loaded for the source
+ * loads nothing. Otherwise rows are validated as they stream past, good rows COPYed into the raw
+ * table, rejects kept; a file over its reject limit is rolled back to the savepoint taken here and
+ * reported as failed, leaving the database as it was before the file.
+ */
+export async function loadFileInTransaction(session: DbSession, file: ExtractFile, ctx: LoadContext): Promise<FileLoadResult> {
+  const started = Date.now();
+  const startedAt = new Date();
+  const { sha256, size } = await hashFile(file.path);
+  const log = ctx.logger.child({ source: file.source, file: file.displayName });
+  const base = {
+    source: file.source,
+    file: file.displayName,
+    sha256,
+    sizeBytes: size,
+    rejectsByKind: {},
+    superseded: [],
+    ignoredColumns: [],
+  };
+  const k = session.kysely;
+  await sql`SELECT pg_advisory_xact_lock(${sourceLockKey(file.source)})`.execute(k);
+
+  const existing = await k
+    .selectFrom('audit.input_file as f')
+    .leftJoin('audit.file_supersession as s', 's.file_id', 'f.file_id')
+    .select(['f.file_id', 'f.rows_read', 'f.rows_loaded', 'f.rows_rejected', 's.superseded_by'])
+    .where('f.source', '=', file.source)
+    .where('f.sha256', '=', sha256)
+    .executeTakeFirst();
+  if (existing) {
+    const message =
+      existing.superseded_by == null
+        ? `identical to file #${existing.file_id}, already loaded: nothing loaded again`
+        : `identical to file #${existing.file_id}, which file #${existing.superseded_by} has since replaced: nothing loaded`;
+    log.info({ fileId: existing.file_id, sha256 }, message);
+    return {
+      ...base,
+      status: 'unchanged',
+      fileId: existing.file_id,
+      rowsRead: existing.rows_read,
+      rowsLoaded: existing.rows_loaded,
+      rowsRejected: existing.rows_rejected,
+      message,
+      durationMs: Date.now() - started,
+    };
+  }
+  const { rows: idRows } = await sql<{ id: number }>`SELECT nextval(pg_get_serial_sequence('audit.input_file', 'file_id'))::int AS id`.execute(k);
+  const fileId = idRows[0]!.id;
+  const mapping = file.mapping?.mapping;
+  const maxFraction = mapping?.max_reject_fraction ?? ctx.maxRejectFraction;
+  const spill = await RejectSpill.create();
+  const task = ctx.progress.start(`${file.source}`, { unit: 'rows' });
+  const columns = columnNames(file.source);
+  let rowsRead = 0;
+  let rowsRejected = 0;
+  let ignoredColumns: string[] = [];
+
+  await session.exec('SAVEPOINT tfclaims_file');
+  try {
+    if (size === 0) {
+      throw new InputRejectedError(file.displayName, `${file.displayName} is empty (0 bytes)`, {
+        hint: `expected a header row and data rows of a ${file.source} extract; re-export it`,
+      });
+    }
+    const records = readCsv(file.path, {
+      delimiter: mapping?.delimiter ?? ',',
+      encoding: mapping?.encoding ?? 'utf-8',
+      displayName: file.displayName,
+    });
+    const first = await records.next();
+    if (first.done) {
+      throw new InputRejectedError(file.displayName, `${file.displayName} has no header row (the file holds only blank lines)`, {
+        hint: `expected a header row and data rows of a ${file.source} extract; re-export it`,
+      });
+    }
+    const layout = resolveHeader(file.source, first.value.cells, mapping, file.displayName);
+    ignoredColumns = layout.ignored;
+    if (layout.ignored.length > 0) log.warn({ ignoredColumns: layout.ignored }, 'columns that match no canonical column are ignored');
+    const recode: Record<string, Map<string, string>> = {};
+    for (const [column, values] of Object.entries(mapping?.values ?? {})) {
+      recode[column] = new Map(Object.entries(values).map(([from, to]) => [from.trim().toLowerCase(), to]));
+    }
+    const validate = compileRowValidator(file.source, layout.positions, { dateFormat: mapping?.date_format ?? 'auto', today: ctx.today }, recode);
+
+    const reject = async (line: number, problems: RowProblem[]) => {
+      rowsRejected++;
+      for (const problem of problems) {
+        await spill.add(fileId, ctx.runId, file.source, line, problem);
+        await ctx.rejectsCsv?.add(file.source, file.displayName, line, problem);
+      }
+    };
+
+    async function* goodRows(): AsyncGenerator<string> {
+      let batch = '';
+      let inBatch = 0;
+      for await (const record of records) {
+        rowsRead++;
+        if (record.cells.length !== layout.width) {
+          await reject(record.line, [
+            {
+              column: null,
+              value: null,
+              reason: `row has ${record.cells.length} fields but the header has ${layout.width} (a comma inside an unquoted value?)`,
+              kind: 'wrong number of fields',
+            },
+          ]);
+        } else {
+          const result = validate(record.cells);
+          if (result.ok) {
+            batch += copyLine([fileId, record.line], result.values);
+            inBatch++;
+          } else {
+            await reject(record.line, result.problems);
+          }
+        }
+        if (rowsRead % 10_000 === 0) {
+          task.setTotal(Math.round((rowsRead * size) / Math.max(record.bytes, 1)));
+          task.tick(10_000);
+        }
+        if (inBatch >= COPY_BATCH_ROWS) {
+          yield batch;
+          batch = '';
+          inBatch = 0;
+        }
+      }
+      task.tick(rowsRead % 10_000);
+      if (batch !== '') yield batch;
+    }
+
+    await session.copyFrom(`COPY raw.${file.source} (file_id, line, ${columns.join(', ')})`, goodRows());
+
+    // A record_id seen again in the same file: the later rows are rejects (extracts.md).
+    const duplicates = await sql<{ line: number; record_id: string; first_line: number }>`
+      SELECT r.line, r.record_id, d.first_line
+      FROM raw.${sql.raw(file.source)} r
+      JOIN (
+        SELECT record_id, min(line) AS first_line
+        FROM raw.${sql.raw(file.source)}
+        WHERE file_id = ${fileId}
+        GROUP BY record_id
+        HAVING count(*) > 1
+      ) d ON d.record_id = r.record_id
+      WHERE r.file_id = ${fileId} AND r.line <> d.first_line
+      ORDER BY r.line`.execute(k);
+    if (duplicates.rows.length > 0) {
+      await sql`DELETE FROM raw.${sql.raw(file.source)} WHERE file_id = ${fileId} AND line = ANY(${duplicates.rows.map((d) => d.line)}::int[])`.execute(k);
+      for (const d of duplicates.rows) {
+        await reject(d.line, [
+          {
+            column: 'record_id',
+            value: d.record_id,
+            reason: `record_id ${d.record_id} already appears on line ${d.first_line}; the later row is rejected`,
+            kind: 'duplicate record_id',
+          },
+        ]);
+      }
+    }
+    task.done();
+
+    const rowsLoaded = rowsRead - rowsRejected;
+    const rejectsByKind = Object.fromEntries(spill.byKind);
+    if (rowsRead > 0 && rowsRejected / rowsRead > maxFraction) {
+      const percent = ((rowsRejected / rowsRead) * 100).toFixed(1);
+      throw new InputRejectedError(
+        file.displayName,
+        `${file.displayName}: ${rowsRejected} of ${rowsRead} rows rejected (${percent}%), over the ${(maxFraction * 100).toFixed(1)}% allowed for ${file.source}; nothing from this file was loaded`,
+        {
+          hint: `read rejects.csv for each row's reason; fix the export (or its column mapping) and load again, or raise the limit with --max-reject-fraction`,
+        },
+      );
+    }
+    if (rowsRead === 0) log.warn('the file has a header but no data rows');
+
+    await k
+      .insertInto('audit.input_file')
+      .values({
+        file_id: fileId,
+        run_id: ctx.runId,
+        source: file.source,
+        file_name: file.displayName,
+        sha256,
+        size_bytes: size,
+        rows_read: rowsRead,
+        rows_loaded: rowsLoaded,
+        rows_rejected: rowsRejected,
+        mapping: file.mapping ? JSON.stringify({ path: file.mapping.path, ...file.mapping.mapping }) : null,
+        mapping_sha256: file.mapping?.sha256 ?? null,
+        started_at: startedAt,
+      } as never)
+      .execute();
+    if (spill.rows > 0) await session.copyFrom('COPY audit.reject (file_id, run_id, source, line, column_name, value, reason)', spill.read());
+    const superseded = await sql<{ file_id: number }>`
+      INSERT INTO audit.file_supersession (file_id, superseded_by, run_id, reason)
+      SELECT c.file_id, ${fileId}, ${ctx.runId}, 'replaced by a newer ' || c.source || ' extract'
+      FROM audit.current_file c
+      WHERE c.source = ${file.source} AND c.file_id <> ${fileId}
+      RETURNING file_id`.execute(k);
+    await session.exec('RELEASE SAVEPOINT tfclaims_file');
+    const result: FileLoadResult = {
+      ...base,
+      status: 'loaded',
+      fileId,
+      rowsRead,
+      rowsLoaded,
+      rowsRejected,
+      rejectsByKind,
+      superseded: superseded.rows.map((r) => r.file_id),
+      ignoredColumns,
+      durationMs: Date.now() - started,
+    };
+    log.info(
+      { fileId, sha256, rowsRead, rowsLoaded, rowsRejected, rejectsByKind, superseded: result.superseded, durationMs: result.durationMs },
+      'file loaded',
+    );
+    return result;
+  } catch (error) {
+    task.done();
+    await session.exec('ROLLBACK TO SAVEPOINT tfclaims_file');
+    await session.exec('RELEASE SAVEPOINT tfclaims_file');
+    if (!(error instanceof InputRejectedError)) throw error;
+    log.warn({ rowsRead, rowsRejected, reason: error.message }, 'file failed');
+    return {
+      ...base,
+      status: 'failed',
+      rowsRead,
+      rowsLoaded: 0,
+      rowsRejected,
+      rejectsByKind: Object.fromEntries(spill.byKind),
+      ignoredColumns,
+      message: error.message + (error.hint ? ` (${error.hint})` : ''),
+      durationMs: Date.now() - started,
+    };
+  } finally {
+    await spill.dispose();
+  }
+}
