@@ -1,7 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
-import { parse, CsvError } from 'csv-parse';
+import { CsvParser, CsvSyntaxError, type ParsedRecord } from './csv-parser.ts';
 import { InputRejectedError } from '../errors.ts';
 
 /** A record longer than this is treated as a broken file (almost always an unbalanced quote). */
@@ -9,12 +8,13 @@ export const MAX_RECORD_CHARS = 1_048_576;
 /** A record spanning more lines than this is treated as a runaway quote, not a multi-line address. */
 export const MAX_LINES_PER_RECORD = 10;
 
-/** One data row: its first line in the file (the header is line 1) and its cells as text. */
-export interface CsvRecord {
-  line: number;
-  cells: string[];
-  /** Bytes of the file consumed so far (for progress). */
-  bytes: number;
+/** One record: the line it starts on (the header is line 1) and its cells as text. */
+export type CsvRecord = ParsedRecord;
+
+/** Records parsed from one chunk of the file, and how much of the file (in characters) has been read. */
+export interface CsvBatch {
+  records: CsvRecord[];
+  charsRead: number;
 }
 
 export interface CsvReadOptions {
@@ -89,25 +89,16 @@ async function* decodedText(path: string, opts: CsvReadOptions): AsyncGenerator<
 function csvFailure(error: unknown, opts: CsvReadOptions): InputRejectedError {
   const name = opts.displayName;
   if (error instanceof InputRejectedError) return error;
-  if (error instanceof CsvError) {
-    const line = (error as unknown as { lines?: number }).lines;
-    switch (error.code) {
-      case 'CSV_QUOTE_NOT_CLOSED':
-        return new InputRejectedError(name, `${name}: a quoted field is never closed (the file ends inside quotes, opened before line ${line ?? '?'})`, {
+  if (error instanceof CsvSyntaxError) {
+    return error.kind === 'unterminated_quote'
+      ? new InputRejectedError(name, `${name}: a quoted field opened on line ${error.line} is never closed (the file ends inside quotes)`, {
           cause: error,
-          hint: 'look for a stray double quote near that line, fix or re-export the file, and load it again',
-        });
-      case 'CSV_MAX_RECORD_SIZE':
-        return new InputRejectedError(name, `${name}: the record at line ${line ?? '?'} is longer than ${MAX_RECORD_CHARS / 1_048_576} MB`, {
+          hint: 'look for a stray double quote on that line, fix or re-export the file, and load it again',
+        })
+      : new InputRejectedError(name, `${name}: the record on line ${error.line} is longer than ${MAX_RECORD_CHARS / 1_048_576} MB`, {
           cause: error,
           hint: 'a field this long is almost always an unbalanced quote or a broken export: check that line and re-export',
         });
-      default:
-        return new InputRejectedError(name, `${name}: not readable as CSV at line ${line ?? '?'} (${error.code})`, {
-          cause: error,
-          hint: 'check the file is a comma-separated export with one header row',
-        });
-    }
   }
   return new InputRejectedError(name, `${name}: cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, {
     cause: error,
@@ -116,44 +107,37 @@ function csvFailure(error: unknown, opts: CsvReadOptions): InputRejectedError {
 }
 
 /**
- * Read a CSV file as a stream of records, never holding the file in memory. Yields the header
- * first (as line 1), then every data row with the line it starts on. Fails the whole file, with
- * a one-line reason, for: binary or wrongly encoded content, an unterminated quote, a record
+ * Read a CSV file as a stream of record batches, never holding the file in memory. The header
+ * comes first (as line 1), then every data row with the line it starts on. Fails the whole file,
+ * with a one-line reason, for: binary or wrongly encoded content, an unterminated quote, a record
  * over 1 MB, or a quoted field that swallows many lines.
  */
-export async function* readCsv(path: string, opts: CsvReadOptions): AsyncGenerator<CsvRecord> {
-  const parser = parse({
-    delimiter: opts.delimiter,
-    bom: true,
-    relax_quotes: true,
-    relax_column_count: true,
-    skip_empty_lines: true,
-    max_record_size: MAX_RECORD_CHARS,
-    info: true,
-  });
-  const source = Readable.from(decodedText(path, opts));
-  source.on('error', (error) => parser.destroy(error));
-  source.pipe(parser);
-  let previousEnd = 0;
-  let previousEmpty = 0;
-  try {
-    for await (const item of parser as AsyncIterable<{ record: string[]; info: { lines: number; empty_lines: number; bytes: number } }>) {
-      const { record, info } = item;
-      const start = previousEnd + 1 + (info.empty_lines - previousEmpty);
-      if (info.lines - start + 1 > MAX_LINES_PER_RECORD) {
+export async function* readCsv(path: string, opts: CsvReadOptions): AsyncGenerator<CsvBatch> {
+  const parser = new CsvParser({ delimiter: opts.delimiter, maxRecordChars: MAX_RECORD_CHARS });
+  let charsRead = 0;
+  const check = (batch: ParsedRecord[]): CsvBatch => {
+    for (const record of batch) {
+      if (record.lineSpan > MAX_LINES_PER_RECORD) {
         throw new InputRejectedError(
           opts.displayName,
-          `${opts.displayName}: the record starting on line ${start} runs over ${info.lines - start + 1} lines (an unbalanced quote?)`,
+          `${opts.displayName}: the record starting on line ${record.line} runs over ${record.lineSpan} lines (an unbalanced quote?)`,
           { hint: 'look for a stray double quote on that line, fix or re-export the file, and load it again' },
         );
       }
-      previousEnd = info.lines;
-      previousEmpty = info.empty_lines;
-      yield { line: start, cells: record, bytes: info.bytes };
     }
+    return { records: batch, charsRead };
+  };
+  try {
+    for await (const text of decodedText(path, opts)) {
+      charsRead += text.length;
+      const out: ParsedRecord[] = [];
+      parser.push(text, out);
+      if (out.length > 0) yield check(out);
+    }
+    const out: ParsedRecord[] = [];
+    parser.end(out);
+    if (out.length > 0) yield check(out);
   } catch (error) {
     throw csvFailure(error, opts);
-  } finally {
-    source.destroy();
   }
 }

@@ -70,8 +70,33 @@ function parseWith(value: string, format: Exclude<DateFormat, 'auto'>): DateResu
   }
 }
 
+const ZERO = 48;
+
+function digit(value: string, at: number): number {
+  const d = value.charCodeAt(at) - ZERO;
+  return d >= 0 && d <= 9 ? d : -1;
+}
+
+/** Fast path for the common case, a zero-padded `YYYY-MM-DD`: no regex, and no new string when it is valid. */
+function parseIsoFast(value: string): DateResult | undefined {
+  if (value.length !== 10 || value.charCodeAt(4) !== 45 || value.charCodeAt(7) !== 45) return undefined;
+  const y0 = digit(value, 0), y1 = digit(value, 1), y2 = digit(value, 2), y3 = digit(value, 3);
+  const m0 = digit(value, 5), m1 = digit(value, 6), d0 = digit(value, 8), d1 = digit(value, 9);
+  if ((y0 | y1 | y2 | y3 | m0 | m1 | d0 | d1) < 0) return undefined;
+  const year = y0 * 1000 + y1 * 100 + y2 * 10 + y3;
+  const month = m0 * 10 + m1;
+  const day = d0 * 10 + d1;
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return { ok: false, problem: 'not_real' };
+  if (year < MIN_YEAR || year > MAX_YEAR) return { ok: false, problem: 'range' };
+  return { ok: true, iso: value };
+}
+
 /** Parse one date cell in the given layout; `auto` tries `YYYY-MM-DD` then `DD/MM/YYYY`. */
 export function parseDate(value: string, format: DateFormat = 'auto'): DateResult {
+  if (format === 'auto' || format === 'YYYY-MM-DD') {
+    const fast = parseIsoFast(value);
+    if (fast) return fast;
+  }
   if (format === 'auto') {
     return parseWith(value, 'YYYY-MM-DD') ?? parseWith(value, 'DD/MM/YYYY') ?? { ok: false, problem: 'format' };
   }

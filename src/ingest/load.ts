@@ -4,14 +4,12 @@ import type { DbSession } from '../db/index.ts';
 import { InputRejectedError } from '../errors.ts';
 import type { ProgressReporter } from '../log/progress.ts';
 import { copyLine } from './copy-text.ts';
-import { readCsv, hashFile } from './csv-reader.ts';
+import { readCsv, hashFile, type CsvBatch } from './csv-reader.ts';
 import { resolveHeader } from './header.ts';
 import type { LoadedMapping } from './mapping.ts';
 import { RejectSpill, type RejectsCsv } from './rejects.ts';
+import { SeenIds } from './seen-ids.ts';
 import { columnNames, compileRowValidator, type RowProblem, type SourceName } from './sources.ts';
-
-/** Rows of COPY text gathered before handing them to the database. */
-const COPY_BATCH_ROWS = 2_000;
 
 /** Default largest share of a file's rows that may be rejected before the whole file fails. */
 export const DEFAULT_MAX_REJECT_FRACTION = 0.05;
@@ -132,13 +130,16 @@ export async function loadFileInTransaction(session: DbSession, file: ExtractFil
       encoding: mapping?.encoding ?? 'utf-8',
       displayName: file.displayName,
     });
+    // The header is the first record; the rest of its batch are data rows.
     const first = await records.next();
-    if (first.done) {
+    const headerRecord = first.done ? undefined : first.value.records[0];
+    if (!headerRecord) {
       throw new InputRejectedError(file.displayName, `${file.displayName} has no header row (the file holds only blank lines)`, {
         hint: `expected a header row and data rows of a ${file.source} extract; re-export it`,
       });
     }
-    const layout = resolveHeader(file.source, first.value.cells, mapping, file.displayName);
+    const firstBatch: CsvBatch | undefined = first.done ? undefined : { records: first.value.records.slice(1), charsRead: first.value.charsRead };
+    const layout = resolveHeader(file.source, headerRecord.cells, mapping, file.displayName);
     ignoredColumns = layout.ignored;
     if (layout.ignored.length > 0) log.warn({ ignoredColumns: layout.ignored }, 'columns that match no canonical column are ignored');
     const recode: Record<string, Map<string, string>> = {};
@@ -147,6 +148,8 @@ export async function loadFileInTransaction(session: DbSession, file: ExtractFil
     }
     const validate = compileRowValidator(file.source, layout.positions, { dateFormat: mapping?.date_format ?? 'auto', today: ctx.today }, recode);
 
+    const seen = new SeenIds();
+    const recordIdIndex = columns.indexOf('record_id');
     const reject = async (line: number, problems: RowProblem[]) => {
       rowsRejected++;
       for (const problem of problems) {
@@ -155,61 +158,61 @@ export async function loadFileInTransaction(session: DbSession, file: ExtractFil
       }
     };
 
+    async function* batches(): AsyncGenerator<CsvBatch> {
+      if (firstBatch) yield firstBatch;
+      yield* records;
+    }
+
     async function* goodRows(): AsyncGenerator<string> {
-      let batch = '';
-      let inBatch = 0;
-      for await (const record of records) {
-        rowsRead++;
-        if (record.cells.length !== layout.width) {
-          await reject(record.line, [
-            {
-              column: null,
-              value: null,
-              reason: `row has ${record.cells.length} fields but the header has ${layout.width} (a comma inside an unquoted value?)`,
-              kind: 'wrong number of fields',
-            },
-          ]);
-        } else {
+      for await (const batch of batches()) {
+        let text = '';
+        for (const record of batch.records) {
+          rowsRead++;
+          if (record.cells.length !== layout.width) {
+            await reject(record.line, [
+              {
+                column: null,
+                value: null,
+                reason: `row has ${record.cells.length} fields but the header has ${layout.width} (a comma inside an unquoted value?)`,
+                kind: 'wrong number of fields',
+              },
+            ]);
+            continue;
+          }
           const result = validate(record.cells);
           if (result.ok) {
-            batch += copyLine([fileId, record.line], result.values);
-            inBatch++;
-          } else {
-            await reject(record.line, result.problems);
+            seen.add(result.values[recordIdIndex] as string);
+            text += copyLine([fileId, record.line], result.values);
           }
+          else await reject(record.line, result.problems);
         }
-        if (rowsRead % 10_000 === 0) {
-          task.setTotal(Math.round((rowsRead * size) / Math.max(record.bytes, 1)));
-          task.tick(10_000);
-        }
-        if (inBatch >= COPY_BATCH_ROWS) {
-          yield batch;
-          batch = '';
-          inBatch = 0;
-        }
+        task.setTotal(Math.round((rowsRead * size) / Math.max(batch.charsRead, 1)));
+        task.tick(batch.records.length);
+        if (text !== '') yield text;
       }
-      task.tick(rowsRead % 10_000);
-      if (batch !== '') yield batch;
     }
 
     await session.copyFrom(`COPY raw.${file.source} (file_id, line, ${columns.join(', ')})`, goodRows());
 
-    // A record_id seen again in the same file: the later rows are rejects (extracts.md).
-    const duplicates = await sql<{ line: number; record_id: string; first_line: number }>`
-      SELECT r.line, r.record_id, d.first_line
-      FROM raw.${sql.raw(file.source)} r
-      JOIN (
-        SELECT record_id, min(line) AS first_line
-        FROM raw.${sql.raw(file.source)}
-        WHERE file_id = ${fileId}
-        GROUP BY record_id
-        HAVING count(*) > 1
-      ) d ON d.record_id = r.record_id
-      WHERE r.file_id = ${fileId} AND r.line <> d.first_line
-      ORDER BY r.line`.execute(k);
-    if (duplicates.rows.length > 0) {
-      await sql`DELETE FROM raw.${sql.raw(file.source)} WHERE file_id = ${fileId} AND line = ANY(${duplicates.rows.map((d) => d.line)}::int[])`.execute(k);
-      for (const d of duplicates.rows) {
+    // A record_id seen again in the same file: the later rows are rejects (extracts.md). The
+    // filter names the few ids that may repeat; the database says which really do.
+    if (seen.candidates.size > 0) {
+      const repeats = await sql<{ line: number; record_id: string }>`
+        SELECT line, record_id FROM raw.${sql.raw(file.source)}
+        WHERE file_id = ${fileId} AND record_id = ANY(${[...seen.candidates]}::text[])
+        ORDER BY record_id, line`.execute(k);
+      const firstLine = new Map<string, number>();
+      const later: { line: number; record_id: string; first_line: number }[] = [];
+      for (const row of repeats.rows) {
+        const first = firstLine.get(row.record_id);
+        if (first === undefined) firstLine.set(row.record_id, row.line);
+        else later.push({ ...row, first_line: first });
+      }
+      later.sort((a, b) => a.line - b.line);
+      if (later.length > 0) {
+        await sql`DELETE FROM raw.${sql.raw(file.source)} WHERE file_id = ${fileId} AND line = ANY(${later.map((d) => d.line)}::int[])`.execute(k);
+      }
+      for (const d of later) {
         await reject(d.line, [
           {
             column: 'record_id',

@@ -134,10 +134,21 @@ export interface CellContext {
   today: string;
 }
 
-export type CellResult = { ok: true; value: CellValue } | { ok: false; kind: string; reason: string };
+/** A cell that failed: what kind of problem (safe to print) and the full reason (may quote the value). */
+export class CellFailure {
+  readonly kind: string;
+  readonly reason: string;
+  constructor(kind: string, reason: string) {
+    this.kind = kind;
+    this.reason = reason;
+  }
+}
 
-function fail(kind: string, reason: string): CellResult {
-  return { ok: false, kind, reason };
+/** A valid cell's value, or why it is not valid. (A class, not a wrapper object, so valid cells allocate nothing.) */
+export type CellResult = CellValue | CellFailure;
+
+function fail(kind: string, reason: string): CellFailure {
+  return new CellFailure(kind, reason);
 }
 
 /**
@@ -148,11 +159,11 @@ export function parseCell(spec: ColumnSpec, value: string | undefined, ctx: Cell
   const { name, kind } = spec;
   if (value === undefined) {
     if (spec.required) return fail('required but blank', `${name} is required but blank`);
-    return { ok: true, value: spec.fallback ?? null };
+    return spec.fallback ?? null;
   }
   switch (kind.type) {
     case 'text':
-      return { ok: true, value };
+      return value;
     case 'date': {
       const result = parseDate(value, ctx.dateFormat);
       if (!result.ok) {
@@ -160,34 +171,34 @@ export function parseCell(spec: ColumnSpec, value: string | undefined, ctx: Cell
         return fail(kindText, describeDateProblem(name, value, result.problem, ctx.dateFormat));
       }
       if (name === 'dob' && result.iso > ctx.today) return fail('date of birth in the future', `${name} ${value} is in the future`);
-      return { ok: true, value: result.iso };
+      return result.iso;
     }
     case 'count':
       if (!/^\d{1,9}$/.test(value)) return fail('not a whole number >= 0', `${name} ${value} is not a whole number of 0 or more`);
-      return { ok: true, value: Number(value) };
+      return Number(value);
     case 'yn': {
       const upper = value.toUpperCase();
-      if (upper === 'Y' || upper === 'YES') return { ok: true, value: true };
-      if (upper === 'N' || upper === 'NO') return { ok: true, value: false };
+      if (upper === 'Y' || upper === 'YES') return true;
+      if (upper === 'N' || upper === 'NO') return false;
       return fail('not Y or N', `${name} ${value} is not Y or N`);
     }
     case 'sex': {
       const upper = value.toUpperCase();
-      return { ok: true, value: upper === 'M' || upper === 'F' || upper === 'U' ? upper : value };
+      return upper === 'M' || upper === 'F' || upper === 'U' ? upper : value;
     }
     case 'uprn':
       if (!/^\d{1,12}$/.test(value)) return fail('not a UPRN', `${name} ${value} is not a UPRN (1 to 12 digits)`);
-      return { ok: true, value };
+      return value;
     case 'code':
-      return { ok: true, value: value.toUpperCase() };
+      return value.toUpperCase();
     case 'enum': {
       const lower = value.toLowerCase();
-      if (kind.values.includes(lower)) return { ok: true, value: lower };
+      if (kind.values.includes(lower)) return lower;
       return fail('not an allowed value', `${name} ${value} is not one of ${kind.values.join(', ')}`);
     }
     case 'problem': {
       const lower = value.toLowerCase();
-      if ((KNOWN_PROBLEM_CODES as readonly string[]).includes(lower)) return { ok: true, value: lower };
+      if ((KNOWN_PROBLEM_CODES as readonly string[]).includes(lower)) return lower;
       return fail('unknown problem code', `${name} ${value} is not a known problem code (${KNOWN_PROBLEM_CODES.join(', ')})`);
     }
     case 'problems': {
@@ -197,7 +208,7 @@ export function parseCell(spec: ColumnSpec, value: string | undefined, ctx: Cell
         const verb = unknown.length === 1 ? 'is not a known problem code' : 'are not known problem codes';
         return fail('unknown problem code', `${name} ${value}: ${unknown.join(', ')} ${verb} (${KNOWN_PROBLEM_CODES.join(', ')})`);
       }
-      return { ok: true, value: codes };
+      return codes;
     }
   }
 }
@@ -210,15 +221,15 @@ interface CrossProblem {
 }
 
 /** Checks across columns of a row whose cells are each valid (extracts.md: end after start, absences within sessions). */
-export function crossCheck(source: SourceName, row: ValidRow): CrossProblem[] {
+export function crossCheck(source: SourceName, row: (column: string) => CellValue): CrossProblem[] {
   const problems: CrossProblem[] = [];
   switch (source) {
     case 'attendance': {
-      const start = row.term_start as string;
-      const end = row.term_end as string;
+      const start = row('term_start') as string;
+      const end = row('term_end') as string;
       if (end <= start) problems.push({ column: 'term_end', kind: 'term ends before it starts', reason: `term_end ${end} is not after term_start ${start}` });
-      const possible = row.sessions_possible as number;
-      const absent = (row.sessions_authorised as number) + (row.sessions_unauthorised as number);
+      const possible = row('sessions_possible') as number;
+      const absent = (row('sessions_authorised') as number) + (row('sessions_unauthorised') as number);
       if (absent > possible) {
         problems.push({
           column: 'sessions_possible',
@@ -230,10 +241,10 @@ export function crossCheck(source: SourceName, row: ValidRow): CrossProblem[] {
     }
     case 'employment':
     case 'social_care': {
-      const start = row.start_date as string;
-      const end = row.end_date;
+      const start = row('start_date') as string;
+      const end = row('end_date');
       if (typeof end === 'string' && end < start) problems.push({ column: 'end_date', kind: 'ends before it starts', reason: `end_date ${end} is before start_date ${start}` });
-      if (source === 'employment' && row.spell_type === 'benefit' && row.benefit_type === null) {
+      if (source === 'employment' && row('spell_type') === 'benefit' && row('benefit_type') === null) {
         problems.push({ column: 'benefit_type', kind: 'required for benefit spells', reason: 'benefit_type is required when spell_type is benefit' });
       }
       break;
@@ -258,7 +269,7 @@ export function rowSchema(source: SourceName, ctx: CellContext) {
       .optional()
       .transform((value, zctx): CellValue => {
         const result = parseCell(spec, value, ctx);
-        if (result.ok) return result.value;
+        if (!(result instanceof CellFailure)) return result;
         zctx.issues.push({ code: 'custom', message: result.reason, input: value, params: { kind: result.kind } });
         return z.NEVER;
       })
@@ -267,8 +278,9 @@ export function rowSchema(source: SourceName, ctx: CellContext) {
   return z
     .object(shape)
     .superRefine((row, zctx) => {
-      for (const p of crossCheck(source, row as ValidRow)) {
-        zctx.issues.push({ code: 'custom', message: p.reason, input: row[p.column], path: [p.column], params: { kind: p.kind } });
+      const values = row as ValidRow;
+      for (const p of crossCheck(source, (column) => values[column] ?? null)) {
+        zctx.issues.push({ code: 'custom', message: p.reason, input: values[p.column], path: [p.column], params: { kind: p.kind } });
       }
     })
     .describe(`one row of ${source}.csv`);
@@ -289,38 +301,49 @@ export function compileRowValidator(
   recode: Record<string, Map<string, string>> = {},
 ): RowValidator {
   const specs = SOURCE_COLUMNS[source];
+  const count = specs.length;
   const recoders = specs.map((s) => recode[s.name]);
+  const indexOf = new Map(specs.map((s, i) => [s.name, i]));
+  const hasCrossChecks = CROSS_CHECKED_SOURCES.has(source);
   return (cells) => {
-    const values: CellValue[] = new Array(specs.length);
+    const values: CellValue[] = new Array(count);
     let problems: RowProblem[] | undefined;
-    for (let i = 0; i < specs.length; i++) {
+    for (let i = 0; i < count; i++) {
       const at = positions[i]!;
       let text = at < 0 ? undefined : cells[at];
       if (text !== undefined) {
-        text = text.trim();
+        if (text.length > 0 && (text.charCodeAt(0) <= 32 || text.charCodeAt(text.length - 1) <= 32)) text = text.trim();
         if (text === '') text = undefined;
         else {
-          const recoded = recoders[i]?.get(text.toLowerCase());
-          if (recoded !== undefined) text = recoded;
+          const recoder = recoders[i];
+          if (recoder !== undefined) text = recoder.get(text.toLowerCase()) ?? text;
         }
       }
       const result = parseCell(specs[i]!, text, ctx);
-      if (result.ok) values[i] = result.value;
-      else (problems ??= []).push({ column: specs[i]!.name, value: text ?? null, reason: result.reason, kind: result.kind });
+      if (result instanceof CellFailure) {
+        (problems ??= []).push({ column: specs[i]!.name, value: text ?? null, reason: result.reason, kind: result.kind });
+      } else values[i] = result;
     }
     if (problems) return { ok: false, problems };
-    const row: ValidRow = {};
-    for (let i = 0; i < specs.length; i++) row[specs[i]!.name] = values[i]!;
-    const cross = crossCheck(source, row);
-    if (cross.length > 0) {
-      return {
-        ok: false,
-        problems: cross.map((p) => ({ column: p.column, value: row[p.column] == null ? null : String(row[p.column]), reason: p.reason, kind: p.kind })),
-      };
+    if (hasCrossChecks) {
+      const get = (column: string): CellValue => values[indexOf.get(column)!] ?? null;
+      const cross = crossCheck(source, get);
+      if (cross.length > 0) {
+        return {
+          ok: false,
+          problems: cross.map((p) => {
+            const v = get(p.column);
+            return { column: p.column, value: v === null ? null : String(v), reason: p.reason, kind: p.kind };
+          }),
+        };
+      }
     }
     return { ok: true, values };
   };
 }
+
+/** Sources with checks across columns (the others skip that step). */
+const CROSS_CHECKED_SOURCES = new Set<SourceName>(['attendance', 'employment', 'social_care']);
 
 /** Canonical column names of a source, in table order. */
 export function columnNames(source: SourceName): string[] {
