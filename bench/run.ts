@@ -1,0 +1,183 @@
+/**
+ * `npm run bench [-- --scales 0.5,1 --db postgres://... --out bench/results]`
+ *
+ * The reference workload of shared/spec/benchmarks.md: `tfclaims synth` at bench scale
+ * (5,000 attached families and ~1M residents per 1x), then, side by side on one PostgreSQL
+ * server in the same run:
+ *   - the floor: `psql \copy` of the same files into plain text tables, no validation;
+ *   - tfclaims ingest of the same files (full validation, rejects), as `tfclaims run` does it;
+ * with the ratio to the floor, peak resident memory of the tfclaims process, and growth between
+ * scales. Prints a table and writes the same figures as JSON. Speed is judged as ratios measured
+ * in one run, never as absolute times.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { SOURCES, SOURCE_COLUMNS } from '../src/ingest/sources.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    scales: { type: 'string', default: '1' },
+    db: { type: 'string', default: process.env.BENCH_DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/postgres' },
+    out: { type: 'string', default: 'bench/results' },
+    work: { type: 'string', default: path.join(os.tmpdir(), 'tfclaims-bench') },
+    seed: { type: 'string', default: '1' },
+  },
+});
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const NODE = process.execPath;
+const BIN = path.join(ROOT, 'bin', 'tfclaims');
+const FAMILIES_PER_SCALE = 5000;
+
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+/** Run a command, returning wall seconds, exit code and output. */
+async function timed(cmd: string, argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ seconds: number; code: number; stdout: string; stderr: string }> {
+  const started = process.hrtime.bigint();
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, argv, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      resolve({ seconds: Number(process.hrtime.bigint() - started) / 1e9, code: code ?? -1, stdout, stderr });
+    });
+  });
+}
+
+async function fileRows(file: string): Promise<number> {
+  const r = spawnSync('wc', ['-l', file], { encoding: 'utf8' });
+  return Math.max(Number.parseInt(r.stdout, 10) - 1, 0);
+}
+
+interface ScaleResult {
+  scale: number;
+  families: number;
+  files: Record<string, { rows: number; bytes: number }>;
+  totalRows: number;
+  synthSeconds: number;
+  floorSeconds: number;
+  floorRowsPerSecond: number;
+  ingestSeconds: number;
+  ingestRowsPerSecond: number;
+  ingestVsFloor: number;
+  ingestPeakRssMb: number;
+  ingestExitCode: number;
+}
+
+async function benchScale(scale: number, admin: pg.Client): Promise<ScaleResult> {
+  const families = Math.max(1, Math.round(FAMILIES_PER_SCALE * scale));
+  const dir = path.join(args.work, `scale-${scale}-seed-${args.seed}`);
+  let synthSeconds = 0;
+  if (!existsSync(path.join(dir, 'truth', 'truth.json'))) {
+    process.stderr.write(`scale ${scale}: generating ${families} families into ${dir}\n`);
+    const synth = await timed(NODE, [BIN, '--quiet', 'synth', '--out', dir, '--families', String(families), '--seed', args.seed]);
+    if (synth.code !== 0) throw new Error(`synth failed:\n${synth.stderr}`);
+    synthSeconds = synth.seconds;
+  }
+  const files: Record<string, { rows: number; bytes: number }> = {};
+  for (const source of SOURCES) {
+    const file = path.join(dir, `${source}.csv`);
+    if (!existsSync(file)) continue;
+    files[source] = { rows: await fileRows(file), bytes: (await stat(file)).size };
+  }
+  const totalRows = Object.values(files).reduce((n, f) => n + f.rows, 0);
+
+  // The floor: psql \copy into plain text tables with the same columns, no validation.
+  const floorDb = `tfclaims_bench_floor_${process.pid}`;
+  await admin.query(`DROP DATABASE IF EXISTS ${floorDb}`);
+  await admin.query(`CREATE DATABASE ${floorDb}`);
+  const floorUrl = withDatabase(args.db, floorDb);
+  const floorClient = new pg.Client({ connectionString: floorUrl });
+  await floorClient.connect();
+  for (const source of Object.keys(files)) {
+    const header = (await readFile(path.join(dir, `${source}.csv`), 'utf8').then((t) => t.slice(0, t.indexOf('\n')))).split(',');
+    await floorClient.query(`CREATE TABLE floor_${source} (${header.map((h) => `"${h.trim()}" text`).join(', ')})`);
+  }
+  await floorClient.end();
+  const copyCommands = Object.keys(files).flatMap((source) => ['-c', `\\copy floor_${source} FROM '${path.join(dir, `${source}.csv`)}' WITH (FORMAT csv, HEADER true)`]);
+  const floor = await timed('psql', ['-q', '-v', 'ON_ERROR_STOP=1', floorUrl, ...copyCommands]);
+  if (floor.code !== 0) throw new Error(`psql \\copy failed:\n${floor.stderr}`);
+  await admin.query(`DROP DATABASE IF EXISTS ${floorDb}`);
+
+  // tfclaims ingest of the same files, through `tfclaims run` (its ingest stage; later stages report themselves).
+  const benchDb = `tfclaims_bench_${process.pid}`;
+  await admin.query(`DROP DATABASE IF EXISTS ${benchDb}`);
+  await admin.query(`CREATE DATABASE ${benchDb}`);
+  const benchUrl = withDatabase(args.db, benchDb);
+  // Migrate first so schema set-up is not counted as ingest.
+  const migrate = await timed(NODE, [BIN, '--quiet', '--db', benchUrl, 'db', 'migrate']);
+  if (migrate.code !== 0) throw new Error(`migrate failed:\n${migrate.stderr}`);
+  const outDir = path.join(args.work, `out-${scale}`);
+  const ingest = await timed(NODE, [
+    BIN, '--json', '--db', benchUrl, '--log-dir', path.join(args.work, 'logs'),
+    'run', '--extracts', dir, '--as-of', '2026-10-31', '--window', 'BENCH', '--out', outDir,
+  ]);
+  await admin.query(`DROP DATABASE IF EXISTS ${benchDb} WITH (FORCE)`);
+  let peak = 0;
+  try {
+    peak = (JSON.parse(ingest.stdout) as { process?: { peakRssMb?: number } }).process?.peakRssMb ?? 0;
+  } catch {
+    process.stderr.write(ingest.stderr);
+  }
+  return {
+    scale,
+    families,
+    files,
+    totalRows,
+    synthSeconds,
+    floorSeconds: floor.seconds,
+    floorRowsPerSecond: Math.round(totalRows / floor.seconds),
+    ingestSeconds: ingest.seconds,
+    ingestRowsPerSecond: Math.round(totalRows / ingest.seconds),
+    ingestVsFloor: ingest.seconds / floor.seconds,
+    ingestPeakRssMb: peak,
+    ingestExitCode: ingest.code,
+  };
+}
+
+const scales = args.scales.split(',').map(Number).filter((n) => n > 0);
+const admin = new pg.Client({ connectionString: args.db });
+await admin.connect();
+const results: ScaleResult[] = [];
+for (const scale of scales) {
+  const r = await benchScale(scale, admin);
+  results.push(r);
+  process.stderr.write(`scale ${scale}: done\n`);
+}
+await admin.end();
+
+const fmt = (n: number, d = 2) => n.toFixed(d);
+const rows = [
+  ['scale', 'rows', 'floor s', 'floor rows/s', 'ingest s', 'ingest rows/s', 'ingest/floor (target <= 2)', 'peak RSS MB (target < 1024)', 'exit'],
+  ...results.map((r) => [
+    String(r.scale), String(r.totalRows), fmt(r.floorSeconds), String(r.floorRowsPerSecond), fmt(r.ingestSeconds),
+    String(r.ingestRowsPerSecond), fmt(r.ingestVsFloor), fmt(r.ingestPeakRssMb, 0), String(r.ingestExitCode),
+  ]),
+];
+const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+for (const row of rows) console.log(row.map((c, i) => c.padStart(widths[i]!)).join('  '));
+const growth: Record<string, unknown> = {};
+for (let i = 1; i < results.length; i++) {
+  const a = results[i - 1]!;
+  const b = results[i]!;
+  const key = `${a.scale}->${b.scale}`;
+  growth[key] = { inputRatio: b.totalRows / a.totalRows, timeRatio: b.ingestSeconds / a.ingestSeconds, rssGrowth: b.ingestPeakRssMb / a.ingestPeakRssMb - 1 };
+  console.log(`growth ${key}: input x${fmt(b.totalRows / a.totalRows)}, ingest time x${fmt(b.ingestSeconds / a.ingestSeconds)}, peak RSS ${fmt((b.ingestPeakRssMb / a.ingestPeakRssMb - 1) * 100, 1)}%`);
+}
+await mkdir(args.out, { recursive: true });
+const file = path.join(args.out, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+await writeFile(file, JSON.stringify({ when: new Date().toISOString(), machine: { cpus: os.cpus().length, memGb: Math.round(os.totalmem() / 2 ** 30) }, results, growth }, null, 2));
+console.log(`figures written to ${file}`);
+
