@@ -65,6 +65,14 @@ async function* decodedText(path: string, opts: CsvReadOptions): AsyncGenerator<
       }
       first = false;
     }
+    // A NUL anywhere (not only in the first 8 KB checked above): PostgreSQL text cannot hold one,
+    // so it failed the COPY as an internal error instead of refusing the file.
+    const nul = chunk.indexOf(0);
+    if (nul >= 0) {
+      throw new InputRejectedError(opts.displayName, `${opts.displayName} contains binary data (a NUL byte at byte ${offset + nul}), not CSV text`, {
+        hint: 'export the extract as "CSV UTF-8 (comma delimited)" and load that file',
+      });
+    }
     try {
       yield decoder.decode(chunk, { stream: true });
     } catch (error) {

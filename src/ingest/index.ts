@@ -29,7 +29,7 @@ export class IngestFailedError extends InputRejectedError {
     super(
       failed[0]?.file ?? '',
       failed.length === 1 ? failed[0]!.message ?? 'file failed' : `${failed.length} files failed:\n  ${failed.map((f) => f.message).join('\n  ')}`,
-      { hint: summary.files.length > 1 ? 'nothing from this run was loaded; fix the files named and run again' : undefined },
+      { hint: summary.files.length > 1 ? 'nothing from this run was loaded; fix the files named and run again' : failed[0]?.hint },
     );
     this.summary = summary;
   }
@@ -139,10 +139,10 @@ function sum(rows: FileLoadResult[], key: 'rowsRead' | 'rowsLoaded' | 'rowsRejec
 
 /** Human lines describing an ingest (counts only). */
 export function describeIngest(summary: IngestSummary): string[] {
-  const lines = summary.files.map((f) => {
+  const lines = summary.files.flatMap((f) => {
     const head = `${f.source.padEnd(12)} ${f.file}`;
     if (f.status === 'unchanged') return `${head}: unchanged (${f.message})`;
-    if (f.status === 'failed') return `${head}: FAILED: ${f.message}`;
+    if (f.status === 'failed') return [`${head}: FAILED: ${f.message}`, ...(f.hint ? [`  what to do: ${f.hint}`] : [])];
     const kinds = Object.entries(f.rejectsByKind)
       .sort((a, b) => b[1] - a[1])
       .slice(0, 5)

@@ -42,6 +42,8 @@ export interface FileLoadResult {
   ignoredColumns: string[];
   /** Why the file failed, or a note about an unchanged file. */
   message?: string;
+  /** What to do about a failed file (shown as its own "what to do" line). */
+  hint?: string;
   durationMs: number;
 }
 
@@ -295,7 +297,8 @@ export async function loadFileInTransaction(session: DbSession, file: ExtractFil
       rowsRejected,
       rejectsByKind: Object.fromEntries(spill.byKind),
       ignoredColumns,
-      message: error.message + (error.hint ? ` (${error.hint})` : ''),
+      message: error.message,
+      ...(error.hint ? { hint: error.hint } : {}),
       durationMs: Date.now() - started,
     };
   } finally {

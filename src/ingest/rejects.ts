@@ -103,7 +103,9 @@ export class RejectSpill {
   }
 
   async dispose(): Promise<void> {
-    if (!this.#stream.closed) this.#stream.destroy();
+    // End (not destroy) a writer never read back (the file failed): destroying it under a write
+    // still in flight raised an uncaught ERR_STREAM_DESTROYED.
+    if (!this.#stream.writableEnded) await closeStream(this.#stream).catch(() => {});
     await rm(this.#dir, { recursive: true, force: true });
   }
 }

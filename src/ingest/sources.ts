@@ -159,6 +159,8 @@ export function parseCell(spec: ColumnSpec, value: string | undefined, ctx: Cell
   const { name, kind } = spec;
   if (value === undefined) {
     if (spec.required) return fail('required but blank', `${name} is required but blank`);
+    // Blank problems = none identified: raw.attachments.problems is NOT NULL, so NULL failed the whole COPY.
+    if (kind.type === 'problems') return [];
     return spec.fallback ?? null;
   }
   switch (kind.type) {
