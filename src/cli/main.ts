@@ -35,7 +35,10 @@ interface GlobalFlags {
 }
 
 function report(result: CommandReport, flags: GlobalFlags): void {
-  if (flags.json) process.stdout.write(`${JSON.stringify(result.json, null, 2)}\n`);
+  if (flags.json) {
+    const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
+    process.stdout.write(`${JSON.stringify({ ...result.json, process: { peakRssMb } }, null, 2)}\n`);
+  }
   if (!flags.quiet) for (const line of result.lines) process.stderr.write(`${line}\n`);
   process.exitCode = result.exitCode;
 }
@@ -81,9 +84,9 @@ Examples:
     .requiredOption('--window <id>', 'claim window id, e.g. 2026-Q3')
     .requiredOption('--out <dir>', 'folder for claim files, reports and rejects.csv')
     .option('--plan <file>', 'outcomes plan (default: phase2-london-core)')
-    .option('--max-reject-fraction <f>', 'largest share of a file\'s rows that may be rejected before the file fails', fraction, 0.05)
+    .option('--max-reject-fraction <f>', 'largest share of a file\'s rows that may be rejected before the file fails (default: the mapping\'s max_reject_fraction, else 0.05)', fraction)
     .addHelpText('after', '\nAll extracts load in one transaction: if any file fails, nothing from the run is loaded.\nStages not built yet say so; nothing is faked.')
-    .action(async (o: { extracts: string; asOf: string; window: string; out: string; plan?: string; maxRejectFraction: number }) => {
+    .action(async (o: { extracts: string; asOf: string; window: string; out: string; plan?: string; maxRejectFraction?: number }) => {
       report(await runPipeline({ ...flags(), ...o }), flags());
     });
 
@@ -94,7 +97,7 @@ Examples:
     .argument('<file>', 'the CSV file')
     .option('--mapping <file>', 'column mapping (YAML or JSON) for a file whose headers, dates or codes differ from the canonical extract')
     .option('--out <dir>', 'write rejects.csv (owner-only: it holds personal data) into this folder')
-    .option('--max-reject-fraction <f>', 'largest share of rows that may be rejected before the file fails', fraction, 0.05)
+    .option('--max-reject-fraction <f>', 'largest share of rows that may be rejected before the file fails (default: the mapping\'s max_reject_fraction, else 0.05)', fraction)
     .addHelpText(
       'after',
       `
@@ -102,7 +105,7 @@ Loading identical content again loads nothing. A newer file for the same source 
 previous one (its rows are kept, marked superseded). Exit 3 when the file is not a usable CSV
 or too many rows are rejected; the database is then left as it was.`,
     )
-    .action(async (source: string, file: string, o: { mapping?: string; out?: string; maxRejectFraction: number }) => {
+    .action(async (source: string, file: string, o: { mapping?: string; out?: string; maxRejectFraction?: number }) => {
       report(await runIngest({ ...flags(), source, file, ...o }), flags());
     });
 

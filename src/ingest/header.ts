@@ -62,7 +62,7 @@ export function resolveHeader(
   if (missing.length > 0) {
     throw new InputRejectedError(
       displayName,
-      `${displayName} is missing required column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} for a ${source} extract`,
+      `${displayName} is missing required column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} for the ${source} extract`,
       {
         hint: mapping
           ? 'check the column mapping maps these headers'

@@ -2,7 +2,7 @@ import { access, mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { InputRejectedError, UsageError } from '../errors.ts';
 import type { RunContext } from '../run/context.ts';
-import { loadFileInTransaction, DEFAULT_MAX_REJECT_FRACTION, type ExtractFile, type FileLoadResult } from './load.ts';
+import { loadFileInTransaction, type ExtractFile, type FileLoadResult } from './load.ts';
 import { loadMapping } from './mapping.ts';
 import { RejectsCsv } from './rejects.ts';
 import { SOURCES, isSource, type SourceName } from './sources.ts';
@@ -116,7 +116,7 @@ export async function ingestExtracts(ctx: RunContext, opts: IngestOptions): Prom
           progress: ctx.progress,
           ...(rejectsCsv ? { rejectsCsv } : {}),
           today: opts.today ?? new Date().toISOString().slice(0, 10),
-          maxRejectFraction: opts.maxRejectFraction ?? DEFAULT_MAX_REJECT_FRACTION,
+          ...(opts.maxRejectFraction !== undefined ? { maxRejectFraction: opts.maxRejectFraction } : {}),
         });
         results.push(result);
       }

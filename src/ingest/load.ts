@@ -54,7 +54,8 @@ export interface LoadContext {
   rejectsCsv?: RejectsCsv;
   /** Today's date (ISO): a date of birth after it is rejected. */
   today: string;
-  maxRejectFraction: number;
+  /** The limit given on the command line; else the mapping's; else 5%. */
+  maxRejectFraction?: number;
 }
 
 /** Advisory lock per source so that two loads of one source never interleave their supersessions. */
@@ -112,7 +113,7 @@ export async function loadFileInTransaction(session: DbSession, file: ExtractFil
   const { rows: idRows } = await sql<{ id: number }>`SELECT nextval(pg_get_serial_sequence('audit.input_file', 'file_id'))::int AS id`.execute(k);
   const fileId = idRows[0]!.id;
   const mapping = file.mapping?.mapping;
-  const maxFraction = mapping?.max_reject_fraction ?? ctx.maxRejectFraction;
+  const maxFraction = ctx.maxRejectFraction ?? mapping?.max_reject_fraction ?? DEFAULT_MAX_REJECT_FRACTION;
   const spill = await RejectSpill.create();
   const task = ctx.progress.start(`${file.source}`, { unit: 'rows' });
   const columns = columnNames(file.source);
@@ -124,7 +125,7 @@ export async function loadFileInTransaction(session: DbSession, file: ExtractFil
   try {
     if (size === 0) {
       throw new InputRejectedError(file.displayName, `${file.displayName} is empty (0 bytes)`, {
-        hint: `expected a header row and data rows of a ${file.source} extract; re-export it`,
+        hint: `expected a header row and data rows of the ${file.source} extract; re-export it`,
       });
     }
     const records = readCsv(file.path, {
@@ -137,7 +138,7 @@ export async function loadFileInTransaction(session: DbSession, file: ExtractFil
     const headerRecord = first.done ? undefined : first.value.records[0];
     if (!headerRecord) {
       throw new InputRejectedError(file.displayName, `${file.displayName} has no header row (the file holds only blank lines)`, {
-        hint: `expected a header row and data rows of a ${file.source} extract; re-export it`,
+        hint: `expected a header row and data rows of the ${file.source} extract; re-export it`,
       });
     }
     const firstBatch: CsvBatch | undefined = first.done ? undefined : { records: first.value.records.slice(1), charsRead: first.value.charsRead };
@@ -235,7 +236,7 @@ export async function loadFileInTransaction(session: DbSession, file: ExtractFil
         file.displayName,
         `${file.displayName}: ${rowsRejected} of ${rowsRead} rows rejected (${percent}%), over the ${(maxFraction * 100).toFixed(1)}% allowed for ${file.source}; nothing from this file was loaded`,
         {
-          hint: `read rejects.csv for each row's reason; fix the export (or its column mapping) and load again, or raise the limit with --max-reject-fraction`,
+          hint: `${ctx.rejectsCsv ? `read ${ctx.rejectsCsv.path}` : 'load it again with --out DIR to get rejects.csv'} for each row's reason; fix the export (or its column mapping) and load again, or raise the limit with --max-reject-fraction`,
         },
       );
     }
@@ -284,7 +285,7 @@ export async function loadFileInTransaction(session: DbSession, file: ExtractFil
     );
     return result;
   } catch (error) {
-    task.done();
+    task.cancel();
     await session.exec('ROLLBACK TO SAVEPOINT tfclaims_file');
     await session.exec('RELEASE SAVEPOINT tfclaims_file');
     if (!(error instanceof InputRejectedError)) throw error;

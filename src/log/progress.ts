@@ -8,6 +8,8 @@ export interface ProgressTask {
   setTotal(total: number): void;
   /** Finish the task, leaving a final line on screen. */
   done(): void;
+  /** Stop showing the task without a final line (it failed; the error says why). */
+  cancel(): void;
 }
 
 /** Starts progress tasks. Implementations: a terminal bar on stderr, or nothing (`--quiet`, `--json`, tests). */
@@ -18,7 +20,7 @@ export interface ProgressReporter {
   say(line: string): void;
 }
 
-const silentTask: ProgressTask = { tick() {}, setTotal() {}, done() {} };
+const silentTask: ProgressTask = { tick() {}, setTotal() {}, done() {}, cancel() {} };
 
 /** A reporter that shows nothing: for `--quiet`, `--json` and library use. */
 export const silentProgress: ProgressReporter = {
@@ -66,6 +68,9 @@ export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): P
         setTotal(t) {
           total = t;
           bar?.setTotal(Math.max(t, value));
+        },
+        cancel() {
+          bar?.stop();
         },
         done() {
           const seconds = Math.max((Date.now() - startedAt) / 1000, 0.001);
