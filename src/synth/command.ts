@@ -13,6 +13,7 @@ export interface SynthCommandOptions extends CommonOptions {
   population?: number;
   asOf: string;
   exportedSource?: string;
+  invalidRate?: number;
 }
 
 /** `tfclaims synth`: write a synthetic council with its truth (no database). */
@@ -28,6 +29,7 @@ export async function runSynthCommand(opts: SynthCommandOptions): Promise<Comman
     seed: opts.seed,
     asOf,
     logger,
+    ...(opts.invalidRate !== undefined ? { invalidRate: opts.invalidRate } : {}),
     progress: opts.quiet || opts.json ? silentProgress : terminalProgress(),
     ...(opts.population !== undefined ? { population: opts.population } : {}),
     ...(opts.exportedSource === 'offending' ? { exportedSource: 'offending' as const } : {}),
