@@ -163,8 +163,14 @@ or too many rows are rejected; the database is then left as it was.`,
     .option('--population <n>', 'residents in all (default: 200 per attached family)', positiveInt)
     .option('--as-of <date>', 'the date the truth is stated for, YYYY-MM-DD', '2026-10-31')
     .option('--exported-source <source>', 'write this source with vendor headers plus its column mapping (offending)')
-    .addHelpText('after', '\nNo database is used. See docs/synth.md for the scenarios and the noise.')
-    .action(async (o: { out: string; families: number; seed: number; population?: number; asOf: string; exportedSource?: string }) => {
+    .option('--invalid-rate <f>', "share of ordinary residents' rows made invalid on purpose, listed in truth/rejects.csv", fraction, 0.003)
+    .addHelpText(
+      'after',
+      '\nWrites DIR/{attendance,offending,employment,social_care,attachments,evidence}.csv and DIR/truth/.\n' +
+        'Scale: --families 5000 is the benchmark council (about a million residents). No database is used.\n' +
+        'See docs/synth.md for the scenarios, the truth files and the noise.',
+    )
+    .action(async (o: { out: string; families: number; seed: number; population?: number; asOf: string; exportedSource?: string; invalidRate: number }) => {
       const { runSynthCommand } = await import('../synth/command.ts');
       report(await runSynthCommand({ ...flags(), ...o }), flags());
     });
@@ -182,15 +188,21 @@ or too many rows are rejected; the database is then left as it was.`,
 /** The one error boundary: typed errors become a message and an exit code; anything else is an internal error. */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
-  program.exitOverride();
   program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  for (const sub of program.commands) sub.exitOverride();
+  // Every level (`claim draft`, `db migrate` too): else commander exits 1 itself on their usage errors.
+  const overrideExit = (command: Command): void => {
+    command.exitOverride();
+    for (const sub of command.commands) overrideExit(sub);
+  };
+  overrideExit(program);
   try {
     await program.parseAsync(argv);
     return Number(process.exitCode ?? 0);
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return ExitCode.ok;
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return ExitCode.ok;
+      // `commander.help` is also help shown for a missing (sub)command (`tfclaims`, `tfclaims claim`): bad usage.
+      if (error.code === 'commander.help' && error.exitCode === 0) return ExitCode.ok;
       return ExitCode.usage;
     }
     if (error instanceof TfclaimsError) {
