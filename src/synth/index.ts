@@ -215,11 +215,11 @@ export async function runSynth(opts: SynthOptions): Promise<SynthSummary> {
     identities = new Map();
   };
 
-  let residentsSeen = 0;
-  while (pop.personCount < population || attachedDone < families || eligibleDone < eligibleTarget) {
+  let residents = 0;
+  while (residents < population || attachedDone < families || eligibleDone < eligibleTarget) {
     const specialsLeft = families - attachedDone + (eligibleTarget - eligibleDone);
-    const householdsLeft = Math.max(1, (population - pop.personCount) / 2.5);
-    const special = specialsLeft > 0 && (pop.personCount >= population || rng.chance(specialsLeft / householdsLeft));
+    const householdsLeft = Math.max(1, (population - residents) / 2.5);
+    const special = specialsLeft > 0 && (residents >= population || rng.chance(specialsLeft / householdsLeft));
     let household: Household;
     if (special && rng.chance((families - attachedDone) / specialsLeft)) {
       const spec = scenarioFor(attachedDone, rng);
@@ -241,8 +241,9 @@ export async function runSynth(opts: SynthOptions): Promise<SynthSummary> {
     }
     await writePeople(household);
     households++;
-    task.tick(pop.personCount - residentsSeen);
-    residentsSeen = pop.personCount;
+    const size = household.adults.length + household.children.length;
+    residents += size;
+    task.tick(size);
     if (households % 2000 === 0) await flushAll();
   }
   await flushAll();
@@ -257,7 +258,7 @@ export async function runSynth(opts: SynthOptions): Promise<SynthSummary> {
     outDir,
     seed: opts.seed,
     asOf: asOfIso,
-    residents: pop.personCount,
+    residents,
     households,
     attachedFamilies: attachedDone,
     claimableFamilies: claimableCount,
