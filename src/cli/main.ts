@@ -4,6 +4,7 @@ import { runIngest } from '../ingest/command.ts';
 import { runPipeline } from '../run/pipeline.ts';
 import { runMigrate } from '../db/command.ts';
 import type { CommandReport } from './output.ts';
+import { createFileLogger, safeError } from '../log/logger.ts';
 
 /**
  * The command-line surface (cli-contract.md). This file only declares commands; each action
@@ -211,8 +212,17 @@ export async function main(argv: string[]): Promise<number> {
       return error.exitCode;
     }
     const code = (error as { code?: unknown }).code;
+    // The command's own log may not exist yet (or may not reach this far): record the crash beside it.
+    let where = "the run's log file under the log folder";
+    try {
+      const { logger, file } = createFileLogger({ logDir: program.opts<GlobalFlags>().logDir, command: 'internal-error' });
+      logger.fatal({ command: argv[2], err: safeError(error) }, 'internal error');
+      where = file;
+    } catch {
+      // Nowhere to write: the message below still says what happened.
+    }
     process.stderr.write(
-      `tfclaims: internal error${typeof code === 'string' ? ` (${code})` : ''}: ${(error as Error).name}\n  what to do: see the run's log file under the log folder, and report it\n`,
+      `tfclaims: internal error${typeof code === 'string' ? ` (${code})` : ''}: ${(error as Error).name}\n  what to do: see ${where} (it holds the stack trace), and report it\n`,
     );
     if (process.env.TFCLAIMS_DEBUG) process.stderr.write(`${(error as Error).stack}\n`);
     return ExitCode.jobFailed;

@@ -133,7 +133,7 @@ describe('tfclaims synth', () => {
       .map((r) => ({ case: caseOf.get(personOf.get(`offending|${r['Occurrence Ref']}`) ?? ''), date: fromExport(r['Occurrence Date']!), type: r.Category! }))
       .filter((e) => e.case);
     const spells = employment
-      .map((r) => ({ person: personOf.get(`employment|${r.record_id}`) ?? '', ...r }))
+      .map((r): Row & { person: string } => ({ ...r, person: personOf.get(`employment|${r.record_id}`) ?? '' }))
       .filter((s) => caseOf.has(s.person));
     for (const c of claimable) {
       const A = c.attached_on!;
@@ -159,7 +159,7 @@ describe('tfclaims synth', () => {
           break;
         case 'ce_jsa_26_of_30': {
           const family = spells.filter((s) => caseOf.get(s.person) === c.case_ref);
-          const jsa = family.find((s) => s.benefit_type === 'JSA')!;
+          const jsa = family.find((s) => s.benefit_type === 'JSA')! as Row & { person: string; start_date: string; end_date: string };
           const job = family.find((s) => s.spell_type === 'employment' && s.person === jsa.person && s.start_date! > jsa.end_date!)!;
           expect(jsa.start_date! <= A && jsa.end_date! > A).toBe(true);
           const weeks = (Date.parse(T) - Date.parse(job.start_date!)) / (7 * 86_400_000);
