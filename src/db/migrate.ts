@@ -28,6 +28,11 @@ export interface MigrationReport {
   current: number;
 }
 
+/** The file a migration was read from, as the user sees it in migrations/: `0002_name.sql`. */
+export function migrationFileName(m: Pick<Migration, 'version' | 'name'>): string {
+  return `${String(m.version).padStart(4, '0')}_${m.name}.sql`;
+}
+
 /** Read and order the migration files; a misnamed or duplicated number is a packaging fault. */
 export async function loadMigrations(dir: string = MIGRATIONS_DIR): Promise<Migration[]> {
   const names = (await readdir(dir)).filter((n) => n.endsWith('.sql')).sort();
@@ -97,12 +102,13 @@ export async function migrate(db: Database, logger: Logger, migrations?: Migrati
           await s.exec('COMMIT');
         } catch (error) {
           await s.exec('ROLLBACK').catch(() => {});
-          throw new JobError(`migration ${m.version} (${m.name}) failed: ${(error as Error).message}`, {
+          throw new JobError(`migration ${migrationFileName(m)} failed: ${(error as Error).message}`, {
             cause: error,
             hint: 'the database is unchanged by this migration; report this with the log file',
           });
         }
-        logger.info({ migration: m.version, name: m.name }, 'migration applied');
+        // (not `name`: the logger redacts that key as personal data)
+        logger.info({ migration: m.version, file: migrationFileName(m) }, 'migration applied');
         report.applied.push(m.version);
         report.current = m.version;
       }

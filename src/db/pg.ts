@@ -99,6 +99,9 @@ export function openPostgres(url: string, opts: { applicationName?: string } = {
     },
     async close() {
       await kysely.destroy();
+      // Kysely ends the pool only if it ever ran a query of its own; work done only through
+      // sessions (`db migrate`) left idle clients that kept the process alive for 10 s.
+      if (!pool.ending) await pool.end();
     },
   };
 }

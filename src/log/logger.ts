@@ -46,7 +46,11 @@ export function silentLogger(): Logger {
 export function safeError(error: unknown): Record<string, unknown> {
   if (!(error instanceof Error)) return { type: typeof error };
   const code = (error as { code?: unknown }).code;
-  const frames = (error.stack ?? '').split('\n').slice(1).join('\n');
+  // Only the `at ...` lines: the stack starts with the message, which may run over several lines.
+  const frames = (error.stack ?? '')
+    .split('\n')
+    .filter((line) => /^\s+at /.test(line))
+    .join('\n');
   const ours = error.constructor.name.endsWith('Error') && 'exitCode' in error;
   return {
     type: error.constructor.name,
