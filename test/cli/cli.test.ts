@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sql } from 'kysely';
@@ -14,11 +15,18 @@ import { buildProgram, main } from '../../src/cli/main.ts';
  * --json and --quiet, and `ingest` and `run` of a small valid extract.
  */
 
+/** The spec beside the project (present in the workspace, not necessarily in a CI clone). */
 const CONTRACT = path.join(ROOT, '../shared/spec/cli-contract.md');
+/** The contract's command table, copied into the repository. */
+const CONTRACT_COPY = path.join(ROOT, 'test/cli/fixtures/cli-contract-commands.md');
+
+function commandTableLines(text: string): string[] {
+  return text.split('\n').filter((line) => line.startsWith('| `tfclaims '));
+}
 
 /** The commands of the contract's table, each with the options its usage names. */
 async function contractCommands(): Promise<{ words: string[]; options: string[]; positionals: string[] }[]> {
-  const text = await readFile(CONTRACT, 'utf8');
+  const text = await readFile(CONTRACT_COPY, 'utf8');
   const commands: { words: string[]; options: string[]; positionals: string[] }[] = [];
   for (const line of text.split('\n')) {
     const cell = line.replace(/\\\|/g, '/').split('|')[1]?.trim();
@@ -62,6 +70,10 @@ function describesOption(help: string, option: string): boolean {
 }
 
 describe('help', () => {
+  it.skipIf(!existsSync(CONTRACT))('the copy of the contract\'s command table matches shared/spec/cli-contract.md', async () => {
+    expect(commandTableLines(await readFile(CONTRACT_COPY, 'utf8'))).toEqual(commandTableLines(await readFile(CONTRACT, 'utf8')));
+  });
+
   it('the contract lists the commands this test expects to check', async () => {
     const commands = await contractCommands();
     expect(commands.map((c) => c.words.join(' '))).toEqual(
