@@ -10,7 +10,8 @@ export const DEFAULT_LOG_DIR = './.tfclaims/logs';
  * defence should a record ever be passed to a logger by mistake.
  */
 const PERSONAL_KEYS = ['forename', 'surname', 'middle_names', 'dob', 'address', 'postcode', 'name', 'value', 'cells', 'record'];
-const REDACT_PATHS = [...PERSONAL_KEYS, ...PERSONAL_KEYS.map((k) => `*.${k}`)];
+// Three levels deep and inside arrays of records: `{ file: { row: { forename } } }`, `{ rows: [{ forename }] }`.
+const REDACT_PATHS = PERSONAL_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`, `*[*].${k}`, `*.*[*].${k}`]);
 
 /** A logger writing structured JSON lines to a per-run file (created owner-only). */
 export function createFileLogger(opts: { logDir?: string; logFile?: string; command: string; level?: string }): {

@@ -143,6 +143,15 @@ describe('the logger', () => {
     for (const key of Object.keys(pii)) expect((nested!.row as Record<string, unknown>)[key], key).toBe('[personal data removed]');
   });
 
+  it('removes personal-data keys two levels down and inside arrays of records', async () => {
+    const logFile = path.join(tmp.dir, 'redaction', 'deep.log');
+    const { logger } = createFileLogger({ logFile, command: 'test' });
+    logger.info({ file: { row: { forename: 'Zebediah', dob: '2011-06-13' } }, rows: [{ surname: 'Quillfeather' }], batch: { rows: [{ address: '17 Marigold Crescent' }] } }, 'deep');
+    const text = await readFile(logFile, 'utf8');
+    for (const v of values) expect(text).not.toContain(v);
+    expect(parseLogLines(text)[0]).toMatchObject({ file: { row: { forename: '[personal data removed]' } }, rows: [{ surname: '[personal data removed]' }] });
+  });
+
   it('keeps the messages of its own errors, but not of others (which may quote data), nor any line of them in the stack', () => {
     const ours = safeError(new JobError('cannot open the embedded database: EACCES'));
     expect(ours).toMatchObject({ type: 'JobError', message: 'cannot open the embedded database: EACCES' });
