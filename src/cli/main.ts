@@ -1,10 +1,9 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ExitCode, JobError, TfclaimsError } from '../errors.ts';
-import { runIngest } from '../ingest/command.ts';
-import { runPipeline } from '../run/pipeline.ts';
-import { runMigrate } from '../db/command.ts';
 import type { CommandReport } from './output.ts';
 import { createFileLogger, safeError } from '../log/logger.ts';
+
+// Each action loads its stage's modules when it runs, so `--help` and usage errors start fast.
 
 /**
  * The command-line surface (cli-contract.md). This file only declares commands; each action
@@ -88,6 +87,7 @@ Examples:
     .option('--max-reject-fraction <f>', 'largest share of a file\'s rows that may be rejected before the file fails (default: the mapping\'s max_reject_fraction, else 0.05)', fraction)
     .addHelpText('after', '\nAll extracts load in one transaction: if any file fails, nothing from the run is loaded.\nStages not built yet say so; nothing is faked.')
     .action(async (o: { extracts: string; asOf: string; window: string; out: string; plan?: string; maxRejectFraction?: number }) => {
+      const { runPipeline } = await import('../run/pipeline.ts');
       report(await runPipeline({ ...flags(), ...o }), flags());
     });
 
@@ -107,6 +107,7 @@ previous one (its rows are kept, marked superseded). Exit 3 when the file is not
 or too many rows are rejected; the database is then left as it was.`,
     )
     .action(async (source: string, file: string, o: { mapping?: string; out?: string; maxRejectFraction?: number }) => {
+      const { runIngest } = await import('../ingest/command.ts');
       report(await runIngest({ ...flags(), source, file, ...o }), flags());
     });
 
@@ -180,6 +181,7 @@ or too many rows are rejected; the database is then left as it was.`,
   db.command('migrate')
     .description('bring the schema up to date and do nothing else (every command does this itself)')
     .action(async () => {
+      const { runMigrate } = await import('../db/command.ts');
       report(await runMigrate(flags()), flags());
     });
 

@@ -43,6 +43,12 @@ export async function acquireDirectoryLock(dir: string, opts: { waitMs: number }
       await rm(lockPath, { force: true });
       continue;
     }
+    if (holder === process.pid) {
+      // Same process: waiting cannot help (the lock is not re-entrant), so say so at once.
+      throw new JobError(`the embedded database at ${dir} is already open in this process`, {
+        hint: 'close the open Database before opening the same folder again, or share the one that is open',
+      });
+    }
     if (Date.now() >= deadline) {
       throw new JobError(`the embedded database at ${dir} is in use by another tfclaims process (pid ${holder})`, {
         hint: 'wait for that run to finish and try again; for runs at the same time use a PostgreSQL server (--db postgres://...)',

@@ -83,7 +83,7 @@ export async function migrate(db: Database, logger: Logger, migrations?: Migrati
         const file = all.find((m) => m.version === done.version);
         if (file && file.sha256 !== done.sha256) {
           throw new JobError(
-            `migration ${String(done.version).padStart(4, '0')}_${done.name} was changed after it was applied to this database`,
+            `migration ${migrationFileName(done)} was changed after it was applied to this database`,
             { hint: 'migrations are never edited once released: restore the file and add a new numbered migration instead' },
           );
         }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
@@ -202,10 +203,25 @@ describe('the embedded database folder lock', () => {
         (e: unknown) => e,
       );
       expect(error).toBeInstanceOf(JobError);
-      expect((error as JobError).message).toBe(`the embedded database at ${dir} is in use by another tfclaims process (pid ${process.pid})`);
-      expect((error as JobError).hint).toMatch(/postgres:\/\//);
+      expect((error as JobError).message).toBe(`the embedded database at ${dir} is already open in this process`);
     } finally {
       await first.close();
+    }
+
+    // Held by another live process: wait, then say who holds it and what to do.
+    const holder = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      await writeFile(lockFile, String(holder.pid));
+      const error = await openPglite({ dataDir: dir }, { lockWaitMs: 300 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(JobError);
+      expect((error as JobError).message).toBe(`the embedded database at ${dir} is in use by another tfclaims process (pid ${holder.pid})`);
+      expect((error as JobError).hint).toMatch(/postgres:\/\//);
+    } finally {
+      holder.kill();
+      await rm(lockFile, { force: true });
     }
     expect(existsSync(lockFile)).toBe(false);
 

@@ -194,7 +194,7 @@ describe.each(availableBackends())('migrations on %s', (backend) => {
     await writeFile(path.join(dir, '0003_third.sql'), 'CREATE TABLE public.e_third (id int);');
 
     const error = await rejection(migrate(db, silentLogger(), await loadMigrations(dir)));
-    expect(error.message).toMatch(/^migration 0002_second(\.sql)? was changed after it was applied to this database$/);
+    expect(error.message).toMatch(/^migration 0002_second\.sql was changed after it was applied to this database$/);
     expect(error.hint).toMatch(/new numbered migration/);
     expect((await recorded(db)).map((m) => m.version)).toEqual([1, 2]);
     expect(await tableExists(db, 'public.e_third')).toBe(false);
