@@ -1,0 +1,271 @@
+import { Rng } from '../synth/random.ts';
+
+/**
+ * Unsupervised Fellegi-Sunter linkage, independent of where records come from: a record is a
+ * map of normalised field values; a comparison turns a pair into a level per field; u
+ * probabilities come from random pairs, m probabilities from EM over the candidate pairs, and
+ * the prior from the data. Pure logic: no database, no I/O, so it is tested on FEBRL directly
+ * and runs the same wherever the pairs come from.
+ */
+
+/** A record as linkage sees it: normalised values by field, `''` for missing. */
+export type LinkRecord = Record<string, string>;
+
+/** One level of a comparison: the first level whose test passes is the pair's level. */
+export interface ComparisonLevel {
+  label: string;
+  test(a: LinkRecord, b: LinkRecord): boolean;
+}
+
+/**
+ * A comparison of one aspect of two records (a name, the date of birth...). `isNull` says the
+ * comparison has no evidence either way for this pair (a value missing); the last level should be
+ * an "else" that always passes.
+ */
+export interface Comparison {
+  name: string;
+  isNull(a: LinkRecord, b: LinkRecord): boolean;
+  levels: ComparisonLevel[];
+}
+
+/** The level of each comparison for a pair: an index into `levels`, or -1 for null. */
+export type Gamma = Int8Array;
+
+export function gammaOf(comparisons: readonly Comparison[], a: LinkRecord, b: LinkRecord): Gamma {
+  const g = new Int8Array(comparisons.length);
+  for (let k = 0; k < comparisons.length; k++) {
+    const c = comparisons[k]!;
+    if (c.isNull(a, b)) {
+      g[k] = -1;
+      continue;
+    }
+    let level = c.levels.length - 1;
+    for (let l = 0; l < c.levels.length; l++) {
+      if (c.levels[l]!.test(a, b)) {
+        level = l;
+        break;
+      }
+    }
+    g[k] = level;
+  }
+  return g;
+}
+
+/** Trained parameters: m and u per comparison level, and the prior over all possible pairs. */
+export interface LinkModel {
+  comparisons: { name: string; levels: { label: string; m: number; u: number }[] }[];
+  /** Probability that two records drawn at random are the same person. */
+  prior: number;
+  /** EM iterations run and whether it converged. */
+  iterations: number;
+  converged: boolean;
+}
+
+/** Match weight (log2 Bayes factor) of each level. */
+export function levelWeight(level: { m: number; u: number }): number {
+  return Math.log2(level.m / level.u);
+}
+
+/** A scored pair: the total match weight including the prior, its probability, and each comparison's contribution. */
+export interface PairScore {
+  weight: number;
+  probability: number;
+  contributions: number[];
+}
+
+export function scorePair(model: LinkModel, gamma: Gamma): PairScore {
+  let weight = Math.log2(model.prior / (1 - model.prior));
+  const contributions: number[] = [];
+  for (let k = 0; k < gamma.length; k++) {
+    const level = gamma[k]!;
+    const w = level < 0 ? 0 : levelWeight(model.comparisons[k]!.levels[level]!);
+    contributions.push(w);
+    weight += w;
+  }
+  return { weight, probability: 1 / (1 + 2 ** -weight), contributions };
+}
+
+const FLOOR = 1e-6;
+
+function smoothed(counts: Float64Array, total: number): number[] {
+  // Add-one smoothing: a level never seen in random pairs is rare, not impossible.
+  const levels = counts.length;
+  return Array.from(counts, (c) => Math.max(FLOOR, (c + 1) / (total + levels)));
+}
+
+/**
+ * u probabilities: how often each level occurs between two random records (nearly all of which
+ * are different people). `pairs` random pairs are drawn with a seeded generator.
+ */
+export function estimateU(
+  comparisons: readonly Comparison[],
+  left: readonly LinkRecord[],
+  right: readonly LinkRecord[],
+  opts: { pairs?: number; seed?: number } = {},
+): number[][] {
+  const rng = new Rng(opts.seed ?? 1);
+  const pairs = opts.pairs ?? 200_000;
+  const counts = comparisons.map((c) => new Float64Array(c.levels.length));
+  const totals = new Float64Array(comparisons.length);
+  for (let i = 0; i < pairs; i++) {
+    const a = left[rng.int(0, left.length - 1)]!;
+    const b = right[rng.int(0, right.length - 1)]!;
+    if (a === b) continue;
+    const g = gammaOf(comparisons, a, b);
+    for (let k = 0; k < g.length; k++) {
+      if (g[k]! < 0) continue;
+      counts[k]![g[k]!]!++;
+      totals[k]!++;
+    }
+  }
+  return counts.map((c, k) => smoothed(c, totals[k]!));
+}
+
+/**
+ * m probabilities and the share of matches among candidate pairs, by expectation-maximisation
+ * with u held fixed (as Splink does): no labels are used.
+ */
+export function estimateM(
+  comparisons: readonly Comparison[],
+  gammas: readonly Gamma[],
+  u: number[][],
+  opts: { maxIterations?: number; tolerance?: number; initialM?: number[][]; initialLambda?: number } = {},
+): { m: number[][]; lambda: number; iterations: number; converged: boolean } {
+  const K = comparisons.length;
+  // Start from "better levels are likelier among matches".
+  let m =
+    opts.initialM ??
+    comparisons.map((c) => {
+      const n = c.levels.length;
+      const raw = Array.from({ length: n }, (_, l) => 2 ** (n - 1 - l) * (l === n - 1 ? 0.1 : 1));
+      const sum = raw.reduce((s, x) => s + x, 0);
+      return raw.map((x) => x / sum);
+    });
+  let lambda = opts.initialLambda ?? 0.1;
+  const maxIterations = opts.maxIterations ?? 50;
+  const tolerance = opts.tolerance ?? 1e-5;
+  let iterations = 0;
+  let converged = false;
+  const logU = u.map((levels) => levels.map(Math.log));
+  while (iterations < maxIterations) {
+    iterations++;
+    const logM = m.map((levels) => levels.map((p) => Math.log(Math.max(p, FLOOR))));
+    const mCounts = comparisons.map((c) => new Float64Array(c.levels.length));
+    const mTotals = new Float64Array(K);
+    let pSum = 0;
+    const logPrior = Math.log(lambda / (1 - lambda));
+    for (const g of gammas) {
+      let logRatio = logPrior;
+      for (let k = 0; k < K; k++) {
+        const l = g[k]!;
+        if (l >= 0) logRatio += logM[k]![l]! - logU[k]![l]!;
+      }
+      const p = logRatio > 40 ? 1 : 1 / (1 + Math.exp(-logRatio));
+      pSum += p;
+      for (let k = 0; k < K; k++) {
+        const l = g[k]!;
+        if (l < 0) continue;
+        mCounts[k]![l]! += p;
+        mTotals[k]! += p;
+      }
+    }
+    const next = mCounts.map((counts, k) => Array.from(counts, (c) => Math.max(FLOOR, c / Math.max(mTotals[k]!, FLOOR))));
+    const nextLambda = Math.min(1 - FLOOR, Math.max(FLOOR, pSum / Math.max(gammas.length, 1)));
+    let change = Math.abs(nextLambda - lambda);
+    for (let k = 0; k < K; k++) for (let l = 0; l < next[k]!.length; l++) change = Math.max(change, Math.abs(next[k]![l]! - m[k]![l]!));
+    m = next;
+    lambda = nextLambda;
+    if (change < tolerance) {
+      converged = true;
+      break;
+    }
+  }
+  return { m, lambda, iterations, converged };
+}
+
+/** Candidate pairs from blocking rules OR-ed together: pairs that agree on any rule's key. */
+export interface BlockingRule {
+  name: string;
+  /** The blocking key of a record, or undefined when the record cannot be blocked by this rule. */
+  key(r: LinkRecord): string | undefined;
+}
+
+/**
+ * Candidate pairs (indexes into left and right) that share a key under at least one rule,
+ * each pair once. With `dedupe`, left and right are the same list and pairs are i < j.
+ */
+export function candidatePairs(
+  rules: readonly BlockingRule[],
+  left: readonly LinkRecord[],
+  right: readonly LinkRecord[],
+  opts: { dedupe?: boolean; maxBlockSize?: number } = {},
+): { pairs: [number, number][]; byRule: Record<string, number> } {
+  const seen = new Set<number>();
+  const pairs: [number, number][] = [];
+  const byRule: Record<string, number> = {};
+  const width = right.length;
+  const maxBlock = opts.maxBlockSize ?? 5_000;
+  for (const rule of rules) {
+    const index = new Map<string, number[]>();
+    right.forEach((r, j) => {
+      const k = rule.key(r);
+      if (k === undefined) return;
+      const list = index.get(k);
+      if (list) list.push(j);
+      else index.set(k, [j]);
+    });
+    let added = 0;
+    left.forEach((l, i) => {
+      const k = rule.key(l);
+      if (k === undefined) return;
+      const block = index.get(k);
+      // A key shared by thousands of records (a blank-ish value) says nothing: skip it.
+      if (!block || block.length > maxBlock) return;
+      for (const j of block) {
+        if (opts.dedupe && j <= i) continue;
+        const id = i * width + j;
+        if (seen.has(id)) continue;
+        seen.add(id);
+        pairs.push([i, j]);
+        added++;
+      }
+    });
+    byRule[rule.name] = added;
+  }
+  return { pairs, byRule };
+}
+
+/**
+ * Train a model on two lists (or one, deduplicating): u from random pairs, m and the share of
+ * matches among candidates by EM, then the prior over all possible pairs.
+ */
+export function trainModel(
+  comparisons: readonly Comparison[],
+  left: readonly LinkRecord[],
+  right: readonly LinkRecord[],
+  gammas: readonly Gamma[],
+  opts: { dedupe?: boolean; seed?: number; uPairs?: number } = {},
+): LinkModel {
+  const u = estimateU(comparisons, left, right, { seed: opts.seed ?? 1, pairs: opts.uPairs ?? 200_000 });
+  const em = estimateM(comparisons, gammas, u);
+  const possible = opts.dedupe ? (left.length * (left.length - 1)) / 2 : left.length * right.length;
+  const expectedMatches = em.lambda * gammas.length;
+  const prior = Math.min(0.5, Math.max(1 / possible, expectedMatches / possible));
+  return {
+    comparisons: comparisons.map((c, k) => ({ name: c.name, levels: c.levels.map((level, l) => ({ label: level.label, m: em.m[k]![l]!, u: u[k]![l]! })) })),
+    prior,
+    iterations: em.iterations,
+    converged: em.converged,
+  };
+}
+
+/** Precision, recall and F1 of predicted pairs against true pairs (keys like `i|j`). */
+export function pairQuality(predicted: ReadonlySet<string>, truth: ReadonlySet<string>): { tp: number; fp: number; fn: number; precision: number; recall: number; f1: number } {
+  let tp = 0;
+  for (const p of predicted) if (truth.has(p)) tp++;
+  const fp = predicted.size - tp;
+  const fn = truth.size - tp;
+  const precision = tp + fp === 0 ? 1 : tp / (tp + fp);
+  const recall = tp + fn === 0 ? 1 : tp / (tp + fn);
+  return { tp, fp, fn, precision, recall, f1: precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall) };
+}

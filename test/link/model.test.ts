@@ -1,0 +1,109 @@
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { dateComparison, nameComparison } from '../../src/link/comparisons.ts';
+import { evaluateFebrl, readFebrl } from '../../src/link/febrl.ts';
+import { candidatePairs, estimateM, gammaOf, pairQuality, scorePair, type Comparison, type Gamma } from '../../src/link/model.ts';
+import { Rng } from '../../src/synth/random.ts';
+
+const FEBRL = path.join(import.meta.dirname, '..', 'fixtures', 'febrl');
+
+describe('comparison levels', () => {
+  it('place a pair at the first level that holds, and null when a value is missing', () => {
+    const comparisons = [nameComparison('forename', { swapWith: 'surname' }), dateComparison('dob')];
+    const g = (a: Record<string, string>, b: Record<string, string>) => Array.from(gammaOf(comparisons, a, b));
+    expect(g({ forename: 'katherine', surname: 'okafor', dob: '20110613' }, { forename: 'katherine', surname: 'okafor', dob: '20110613' })).toEqual([0, 0]);
+    expect(g({ forename: 'okafor', surname: 'x', dob: '20110613' }, { forename: 'kate', surname: 'okafor', dob: '20111306' })).toEqual([1, 1]);
+    expect(g({ forename: 'katherine', surname: '', dob: '20110613' }, { forename: 'katharine', surname: '', dob: '20110618' })).toEqual([2, 2]);
+    expect(g({ forename: '', surname: '', dob: '19990101' }, { forename: 'zed', surname: '', dob: '20110613' })).toEqual([-1, 4]);
+  });
+});
+
+describe('blocking', () => {
+  it('ORs rules together, counts each pair once, and in dedupe mode keeps i < j', () => {
+    const records = [
+      { a: '1', b: 'x' },
+      { a: '1', b: 'y' },
+      { a: '2', b: 'x' },
+      { a: '1', b: 'x' },
+    ];
+    const rules = [
+      { name: 'a', key: (r: Record<string, string>) => r.a },
+      { name: 'b', key: (r: Record<string, string>) => r.b },
+    ];
+    const { pairs, byRule } = candidatePairs(rules, records, records, { dedupe: true });
+    expect(pairs.map((p) => p.join('-')).sort()).toEqual(['0-1', '0-2', '0-3', '1-3', '2-3']);
+    expect(byRule).toEqual({ a: 3, b: 2 }); // 0-3 agrees on both rules and is counted under the first
+  });
+});
+
+describe('EM', () => {
+  it('recovers known m probabilities and the match share from unlabelled pairs', () => {
+    // Three comparisons of three levels; pairs drawn from a known mixture.
+    const trueM = [[0.85, 0.1, 0.05], [0.9, 0.05, 0.05], [0.7, 0.2, 0.1]];
+    const trueU = [[0.01, 0.04, 0.95], [0.02, 0.08, 0.9], [0.05, 0.15, 0.8]];
+    const lambda = 0.2;
+    const rng = new Rng(5);
+    const draw = (p: number[]) => {
+      const r = rng.next();
+      return r < p[0]! ? 0 : r < p[0]! + p[1]! ? 1 : 2;
+    };
+    const gammas: Gamma[] = [];
+    for (let i = 0; i < 40_000; i++) {
+      const match = rng.chance(lambda);
+      gammas.push(Int8Array.from((match ? trueM : trueU).map(draw)));
+    }
+    const comparisons = trueM.map((_, k) => ({ name: `c${k}`, isNull: () => false, levels: [0, 1, 2].map((l) => ({ label: String(l), test: () => false })) })) as Comparison[];
+    const result = estimateM(comparisons, gammas, trueU, { maxIterations: 200 });
+    expect(result.converged).toBe(true);
+    expect(result.lambda).toBeCloseTo(lambda, 1);
+    for (let k = 0; k < 3; k++) for (let l = 0; l < 3; l++) expect(Math.abs(result.m[k]![l]! - trueM[k]![l]!)).toBeLessThan(0.03);
+  });
+
+  it('turns levels into a match weight with the prior, and a probability', () => {
+    const model = { comparisons: [{ name: 'c', levels: [{ label: 'exact', m: 0.9, u: 0.01 }, { label: 'else', m: 0.1, u: 0.99 }] }], prior: 0.01, iterations: 1, converged: true };
+    const agree = scorePair(model, Int8Array.from([0]));
+    expect(agree.weight).toBeCloseTo(Math.log2(0.01 / 0.99) + Math.log2(90), 10);
+    expect(agree.probability).toBeCloseTo(1 / (1 + 2 ** -agree.weight), 12);
+    expect(scorePair(model, Int8Array.from([-1])).contributions).toEqual([0]);
+  });
+
+  it('scores precision, recall and F1', () => {
+    expect(pairQuality(new Set(['a', 'b', 'c']), new Set(['a', 'b', 'd', 'e']))).toMatchObject({ tp: 2, fp: 1, fn: 2, precision: 2 / 3, recall: 0.5 });
+  });
+});
+
+describe('FEBRL, unsupervised, default settings (benchmarks.md floors)', () => {
+  it('FEBRL4 (dataset4a x dataset4b): F1 >= 0.999 at the default threshold', async () => {
+    const result = evaluateFebrl(await readFebrl(path.join(FEBRL, 'dataset4a.csv')), await readFebrl(path.join(FEBRL, 'dataset4b.csv')));
+    expect(result.truePairs).toBe(5000);
+    expect(result.model.converged).toBe(true);
+    expect(result.f1).toBeGreaterThanOrEqual(0.999);
+  });
+
+  it('FEBRL1 (dedupe of dataset1): F1 >= 0.99 at the default threshold', async () => {
+    const result = evaluateFebrl(await readFebrl(path.join(FEBRL, 'dataset1.csv')), undefined);
+    expect(result.truePairs).toBe(500);
+    expect(result.f1).toBeGreaterThanOrEqual(0.99);
+  });
+});
+
+describe('tfclaims linkage-eval', () => {
+  it('prints precision, recall and F1 for FEBRL4 and FEBRL1, and the levels with --json', async () => {
+    const { cli } = await import('../cli/helpers.ts');
+    const result = await cli(['--json', '--log-dir', path.join(os.tmpdir(), 'tfclaims-linkage-eval-logs'), 'linkage-eval']);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/^FEBRL4 link \(dataset4a x dataset4b\): F1 0\.99\d\d/m);
+    const json = JSON.parse(result.stdout) as { febrl4: { f1: number; levels: { name: string }[] }; febrl1: { f1: number } };
+    expect(json.febrl4.f1).toBeGreaterThanOrEqual(0.999);
+    expect(json.febrl1.f1).toBeGreaterThanOrEqual(0.99);
+    expect(json.febrl4.levels.map((l) => l.name)).toContain('dob');
+  });
+
+  it('says what to do when the folder lacks the FEBRL files (exit 2)', async () => {
+    const { cli } = await import('../cli/helpers.ts');
+    const result = await cli(['--log-dir', path.join(os.tmpdir(), 'tfclaims-linkage-eval-logs'), 'linkage-eval', '--febrl', os.tmpdir()]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('has no dataset1.csv');
+  });
+});
