@@ -181,9 +181,10 @@ or too many rows are rejected; the database is then left as it was.`,
     .command('linkage-eval')
     .description('score the record-linkage model against public ground truth (FEBRL4 link, FEBRL1 dedupe); no database')
     .option('--febrl <dir>', 'folder holding dataset1.csv, dataset4a.csv, dataset4b.csv (default: the copy shipped in test/fixtures/febrl)')
+    .option('--synth <dir>', 'also score person linkage on a folder written by tfclaims synth, against its truth/')
     .option('--threshold <p>', 'match probability at or above which a pair is a link', fraction, 0.5)
     .addHelpText('after', '\nUnsupervised: u from random pairs, m by EM, no labels. Prints precision, recall and F1; --json adds the\nmatch-weight histogram and every comparison level with its m and u.')
-    .action(async (o: { febrl?: string; threshold: number }) => {
+    .action(async (o: { febrl?: string; synth?: string; threshold: number }) => {
       const { runLinkageEval } = await import('../link/command.ts');
       report(await runLinkageEval(o), flags());
     });

@@ -236,18 +236,85 @@ export function candidatePairs(
 }
 
 /**
+ * A training session (Splink's term): estimate the m of every comparison except `fix` from the
+ * candidate pairs that agree exactly on all of `fix`. Sessions matter where records cluster in
+ * households: over all candidates EM can learn "same address" instead of "same person", but among
+ * pairs with the same date of birth it cannot.
+ */
+export interface TrainingSession {
+  fix: string[];
+}
+
+/** m by sessions: each comparison takes its m from the first session that leaves it free. */
+function estimateMBySessions(
+  comparisons: readonly Comparison[],
+  gammas: readonly Gamma[],
+  u: number[][],
+  sessions: readonly TrainingSession[],
+): { m: number[][]; iterations: number; converged: boolean } {
+  const m: (number[] | undefined)[] = comparisons.map(() => undefined);
+  let iterations = 0;
+  let converged = true;
+  for (const session of sessions) {
+    const fixed = session.fix.map((name) => {
+      const k = comparisons.findIndex((c) => c.name === name);
+      if (k < 0) throw new Error(`training session fixes unknown comparison ${name}`);
+      return k;
+    });
+    const free = comparisons.map((_, k) => k).filter((k) => !fixed.includes(k));
+    const selected = gammas.filter((g) => fixed.every((k) => g[k] === 0));
+    if (selected.length === 0) continue;
+    const sub = selected.map((g) => Int8Array.from(free.map((k) => g[k]!)));
+    const em = estimateM(free.map((k) => comparisons[k]!), sub, free.map((k) => u[k]!));
+    iterations += em.iterations;
+    converged &&= em.converged;
+    free.forEach((k, i) => {
+      m[k] ??= em.m[i]!;
+    });
+  }
+  const missing = m.findIndex((x) => x === undefined);
+  if (missing >= 0) throw new Error(`no training session estimated comparison ${comparisons[missing]!.name}`);
+  return { m: m as number[][], iterations, converged };
+}
+
+/** The share of candidate pairs that are matches, by EM over the share alone with m and u held fixed. */
+function matchShare(gammas: readonly Gamma[], m: number[][], u: number[][]): number {
+  const logFactors = gammas.map((g) => {
+    let f = 0;
+    for (let k = 0; k < g.length; k++) if (g[k]! >= 0) f += Math.log(Math.max(m[k]![g[k]!]!, FLOOR)) - Math.log(u[k]![g[k]!]!);
+    return f;
+  });
+  let lambda = 0.1;
+  for (let i = 0; i < 200 && logFactors.length > 0; i++) {
+    const logPrior = Math.log(lambda / (1 - lambda));
+    let sum = 0;
+    for (const f of logFactors) sum += 1 / (1 + Math.exp(-(logPrior + f)));
+    const next = Math.min(1 - FLOOR, Math.max(FLOOR, sum / logFactors.length));
+    if (Math.abs(next - lambda) < 1e-9) return next;
+    lambda = next;
+  }
+  return lambda;
+}
+
+/**
  * Train a model on two lists (or one, deduplicating): u from random pairs, m and the share of
- * matches among candidates by EM, then the prior over all possible pairs.
+ * matches among candidates by EM (over all candidates, or by training sessions), then the prior
+ * over all possible pairs.
  */
 export function trainModel(
   comparisons: readonly Comparison[],
   left: readonly LinkRecord[],
   right: readonly LinkRecord[],
   gammas: readonly Gamma[],
-  opts: { dedupe?: boolean; seed?: number; uPairs?: number } = {},
+  opts: { dedupe?: boolean; seed?: number; uPairs?: number; sessions?: readonly TrainingSession[] } = {},
 ): LinkModel {
   const u = estimateU(comparisons, left, right, { seed: opts.seed ?? 1, pairs: opts.uPairs ?? 200_000 });
-  const em = estimateM(comparisons, gammas, u);
+  const em = opts.sessions
+    ? (() => {
+        const bySession = estimateMBySessions(comparisons, gammas, u, opts.sessions!);
+        return { ...bySession, lambda: matchShare(gammas, bySession.m, u) };
+      })()
+    : estimateM(comparisons, gammas, u);
   const possible = opts.dedupe ? (left.length * (left.length - 1)) / 2 : left.length * right.length;
   const expectedMatches = em.lambda * gammas.length;
   const prior = Math.min(0.5, Math.max(1 / possible, expectedMatches / possible));

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dateComparison, nameComparison } from '../../src/link/comparisons.ts';
 import { evaluateFebrl, readFebrl } from '../../src/link/febrl.ts';
-import { candidatePairs, estimateM, gammaOf, pairQuality, scorePair, type Comparison, type Gamma } from '../../src/link/model.ts';
+import { candidatePairs, estimateM, gammaOf, pairQuality, scorePair, trainModel, type Comparison, type Gamma } from '../../src/link/model.ts';
 import { Rng } from '../../src/synth/random.ts';
 
 const FEBRL = path.join(import.meta.dirname, '..', 'fixtures', 'febrl');
@@ -60,6 +60,35 @@ describe('EM', () => {
     for (let k = 0; k < 3; k++) for (let l = 0; l < 3; l++) expect(Math.abs(result.m[k]![l]! - trueM[k]![l]!)).toBeLessThan(0.03);
   });
 
+  it('training sessions learn a person, not a household, where households dominate the candidates', () => {
+    // Candidates: same person (10%), same household but another person (60%), strangers (30%).
+    const rng = new Rng(9);
+    const pick = (p: number[]) => {
+      let r = rng.next();
+      for (let l = 0; l < p.length; l++) if ((r -= p[l]!) < 0) return l;
+      return p.length - 1;
+    };
+    const classes = [
+      { share: 0.1, p: [[0.95, 0.03, 0.02], [0.97, 0.02, 0.01], [0.9, 0.1]] },
+      { share: 0.6, p: [[0.01, 0.04, 0.95], [0.01, 0.02, 0.97], [1, 0]] },
+      { share: 0.3, p: [[0.01, 0.04, 0.95], [0.003, 0.01, 0.987], [0.01, 0.99]] },
+    ];
+    const gammas: Gamma[] = [];
+    for (let i = 0; i < 30_000; i++) {
+      const c = classes[pick(classes.map((x) => x.share))]!;
+      gammas.push(Int8Array.from(c.p.map(pick)));
+    }
+    const level = (name: string, n: number) => ({ name, isNull: () => false, levels: Array.from({ length: n }, (_, l) => ({ label: String(l), test: () => false })) });
+    const comparisons = [level('forename', 3), level('dob', 3), level('location', 2)] as Comparison[];
+    const records = Array.from({ length: 1000 }, (_, i) => ({ id: String(i) }));
+    // Without sessions EM takes "lives together" for "same person" (location m near 1): this is the guard.
+    const model = trainModel(comparisons, records, records, gammas, { dedupe: true, uPairs: 1, sessions: [{ fix: ['dob'] }, { fix: ['forename'] }] });
+    const m = (k: number, l: number) => model.comparisons[k]!.levels[l]!.m;
+    expect(m(0, 0)).toBeGreaterThan(0.85); // forename agrees for the same person
+    expect(m(1, 0)).toBeGreaterThan(0.85); // and so does the date of birth
+    expect(m(2, 0)).toBeLessThan(0.97); // living together is not what makes a match
+  });
+
   it('turns levels into a match weight with the prior, and a probability', () => {
     const model = { comparisons: [{ name: 'c', levels: [{ label: 'exact', m: 0.9, u: 0.01 }, { label: 'else', m: 0.1, u: 0.99 }] }], prior: 0.01, iterations: 1, converged: true };
     const agree = scorePair(model, Int8Array.from([0]));
@@ -98,6 +127,19 @@ describe('tfclaims linkage-eval', () => {
     expect(json.febrl4.f1).toBeGreaterThanOrEqual(0.999);
     expect(json.febrl1.f1).toBeGreaterThanOrEqual(0.99);
     expect(json.febrl4.levels.map((l) => l.name)).toContain('dob');
+  });
+
+  it('with --synth, scores person linkage on a synthetic council against its truth (every valid person record)', async () => {
+    const { cli, ROOT } = await import('../cli/helpers.ts');
+    const samples = path.join(ROOT, 'samples', 'extracts');
+    const result = await cli(['--json', '--log-dir', path.join(os.tmpdir(), 'tfclaims-linkage-eval-logs'), 'linkage-eval', '--synth', samples]);
+    expect(result.code).toBe(0);
+    const json = JSON.parse(result.stdout) as { synthetic: { records: number; truePairs: number; tp: number; fn: number } };
+    const { readFile } = await import('node:fs/promises');
+    const truth = (await readFile(path.join(samples, 'truth', 'records.csv'), 'utf8')).trim().split('\n').slice(1);
+    expect(json.synthetic.records).toBe(truth.filter((l) => !l.startsWith('evidence,')).length);
+    expect(json.synthetic.tp + json.synthetic.fn).toBe(json.synthetic.truePairs);
+    expect(result.stderr).toMatch(/^synthetic council \(\d+ person records, dedupe\): person-pair F1 0\.\d{4}/m);
   });
 
   it('says what to do when the folder lacks the FEBRL files (exit 2)', async () => {
