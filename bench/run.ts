@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { SOURCES, SOURCE_COLUMNS } from '../src/ingest/sources.ts';
+import { SOURCES } from '../src/ingest/sources.ts';
 
 const { values: args } = parseArgs({
   options: {

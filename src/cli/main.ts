@@ -225,20 +225,28 @@ export async function main(argv: string[]): Promise<number> {
       if (error.hint) process.stderr.write(`  what to do: ${error.hint}\n`);
       return error.exitCode;
     }
-    const code = (error as { code?: unknown }).code;
-    // The command's own log may not exist yet (or may not reach this far): record the crash beside it.
-    let where = "the run's log file under the log folder";
-    try {
-      const { logger, file } = createFileLogger({ logDir: program.opts<GlobalFlags>().logDir, command: 'internal-error' });
-      logger.fatal({ command: argv[2], err: safeError(error) }, 'internal error');
-      where = file;
-    } catch {
-      // Nowhere to write: the message below still says what happened.
-    }
-    process.stderr.write(
-      `tfclaims: internal error${typeof code === 'string' ? ` (${code})` : ''}: ${(error as Error).name}\n  what to do: see ${where} (it holds the stack trace), and report it\n`,
-    );
-    if (process.env.TFCLAIMS_DEBUG) process.stderr.write(`${(error as Error).stack}\n`);
-    return ExitCode.jobFailed;
+    return reportInternalError(error, program.opts<GlobalFlags>().logDir, argv[2]);
   }
+}
+
+/**
+ * An error no command expected: its stack goes to a log file of its own (the command's log may
+ * not exist yet), and stderr gets the error's type and where to look, never its message (which
+ * may quote data).
+ */
+export function reportInternalError(error: unknown, logDir: string | undefined, command: string | undefined): number {
+  const code = (error as { code?: unknown }).code;
+  let where = "the run's log file under the log folder";
+  try {
+    const { logger, file } = createFileLogger({ logDir, command: 'internal-error' });
+    logger.fatal({ command, err: safeError(error) }, 'internal error');
+    where = file;
+  } catch {
+    // Nowhere to write: the message below still says what happened.
+  }
+  process.stderr.write(
+    `tfclaims: internal error${typeof code === 'string' ? ` (${code})` : ''}: ${(error as Error).name}\n  what to do: see ${where} (it holds the stack trace), and report it\n`,
+  );
+  if (process.env.TFCLAIMS_DEBUG) process.stderr.write(`${(error as Error).stack}\n`);
+  return ExitCode.jobFailed;
 }

@@ -26,6 +26,9 @@ export async function runLinkageEval(opts: { febrl?: string; synth?: string; thr
       throw new UsageError(`--febrl ${dir} has no ${name}`, { hint: 'give the folder holding dataset1.csv, dataset4a.csv and dataset4b.csv' });
     }
   }
+  if (opts.synth !== undefined && !existsSync(path.join(opts.synth, 'truth', 'records.csv'))) {
+    throw new UsageError(`--synth ${opts.synth} has no truth/records.csv`, { hint: 'give a folder written by tfclaims synth' });
+  }
   const threshold = opts.threshold ?? 0.5;
   const febrl4 = evaluateFebrl(await readFebrl(path.join(dir, 'dataset4a.csv')), await readFebrl(path.join(dir, 'dataset4b.csv')), { threshold });
   const febrl1 = evaluateFebrl(await readFebrl(path.join(dir, 'dataset1.csv')), undefined, { threshold });
@@ -38,9 +41,6 @@ export async function runLinkageEval(opts: { febrl?: string; synth?: string; thr
   const lines = [line('FEBRL4 link (dataset4a x dataset4b)', febrl4), line('FEBRL1 dedupe (dataset1)', febrl1)];
   const json: Record<string, unknown> = { febrl4: summary(febrl4), febrl1: summary(febrl1) };
   if (opts.synth !== undefined) {
-    if (!existsSync(path.join(opts.synth, 'truth', 'records.csv'))) {
-      throw new UsageError(`--synth ${opts.synth} has no truth/records.csv`, { hint: 'give a folder written by tfclaims synth' });
-    }
     const { evaluateSynthetic } = await import('./synthetic.ts');
     const s = await evaluateSynthetic(opts.synth, { threshold });
     lines.push(

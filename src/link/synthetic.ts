@@ -1,11 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { loadMapping } from '../ingest/mapping.ts';
-import { parseDate, type DateFormat } from '../ingest/dates.ts';
-import type { SourceName } from '../ingest/sources.ts';
+import { parseDate } from '../ingest/dates.ts';
+import { resolveHeader } from '../ingest/header.ts';
+import { discoverExtracts } from '../ingest/index.ts';
+import { SOURCE_COLUMNS, type SourceName } from '../ingest/sources.ts';
 import { dateComparison, exactComparison, nameComparison } from './comparisons.ts';
-import { candidatePairs, gammaOf, pairQuality, scorePair, trainModel, type BlockingRule, type Comparison, type LinkModel, type LinkRecord } from './model.ts';
+import { blockOn, evaluateLinkage, type LinkageEvaluation } from './evaluate.ts';
+import type { BlockingRule, Comparison, LinkRecord } from './model.ts';
 
 /**
  * A first cut of person linkage over council extracts, scored against `tfclaims synth`'s
@@ -24,30 +26,34 @@ function normaliseName(value: string | undefined): string {
   return (value ?? '').toLowerCase().normalize('NFKD').replace(/[\u0300-\u036f]/g, '').replace(/[^a-z' -]/g, '').replace(/\s+/g, ' ').trim();
 }
 
-/** Read the person columns of every extract in a synth folder, in canonical form. */
+/**
+ * Read the person columns of every extract in a synth folder, in canonical form. Files, their
+ * column mappings and headers are found exactly as ingest finds them (discoverExtracts,
+ * resolveHeader), so a vendor layout reads the same here as in a run.
+ */
 export async function readCouncilRecords(dir: string): Promise<CouncilRecord[]> {
   const out: CouncilRecord[] = [];
-  for (const source of PERSON_SOURCES) {
-    const file = path.join(dir, `${source}.csv`);
-    let mappingPath: string | undefined = path.join(dir, `${source}.mapping.yaml`);
-    const mapping = await loadMapping(mappingPath, source).catch(() => (mappingPath = undefined));
-    const columns = mapping && typeof mapping === 'object' ? Object.fromEntries(Object.entries(mapping.mapping.columns).map(([k, v]) => [k.toLowerCase(), v])) : {};
-    const dateFormat: DateFormat = mapping && typeof mapping === 'object' ? mapping.mapping.date_format : 'auto';
-    const sexValues = mapping && typeof mapping === 'object' ? Object.fromEntries(Object.entries(mapping.mapping.values.sex ?? {}).map(([k, v]) => [k.toLowerCase(), v])) : {};
-    const rows = parse(await readFile(file), { columns: (h: string[]) => h.map((x) => columns[x.trim().toLowerCase()] ?? x.trim().toLowerCase()), bom: true }) as Record<string, string>[];
-    for (const r of rows) {
-      const dob = parseDate((r.dob ?? '').trim(), dateFormat);
-      const address = (r.address ?? '').toLowerCase();
-      const sex = (r.sex ?? '').trim();
+  for (const extract of await discoverExtracts(dir)) {
+    if (!PERSON_SOURCES.includes(extract.source)) continue;
+    const mapping = extract.mapping?.mapping;
+    const [header, ...rows] = parse(await readFile(extract.path), { bom: true, relax_column_count: true }) as string[][];
+    const { positions } = resolveHeader(extract.source, header ?? [], mapping, extract.displayName);
+    const names = SOURCE_COLUMNS[extract.source].map((c) => c.name);
+    const at = (row: string[], column: string) => (row[positions[names.indexOf(column)]!] ?? '').trim();
+    const sexValues = new Map(Object.entries(mapping?.values.sex ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+    for (const row of rows) {
+      const dob = parseDate(at(row, 'dob'), mapping?.date_format ?? 'auto');
+      const sex = at(row, 'sex');
+      const address = at(row, 'address').toLowerCase();
       out.push({
-        source,
-        recordId: r.record_id ?? '',
-        forename: normaliseName(r.forename),
-        surname: normaliseName(r.surname),
+        source: extract.source,
+        recordId: at(row, 'record_id'),
+        forename: normaliseName(at(row, 'forename')),
+        surname: normaliseName(at(row, 'surname')),
         dob: dob.ok ? dob.iso.replace(/-/g, '') : '',
-        sex: (sexValues[sex.toLowerCase()] ?? sex).toUpperCase(),
-        postcode: (r.postcode ?? '').toUpperCase().replace(/\s+/g, ''),
-        uprn: (r.uprn ?? '').trim(),
+        sex: (sexValues.get(sex.toLowerCase()) ?? sex).toUpperCase(),
+        postcode: at(row, 'postcode').toUpperCase().replace(/\s+/g, ''),
+        uprn: at(row, 'uprn'),
         houseNumber: /(?:^|[\s,/])(\d+)[a-z]?\s+[a-z]/.exec(address)?.[1] ?? '',
       });
     }
@@ -78,32 +84,19 @@ export const COUNCIL_COMPARISONS: Comparison[] = [
   exactComparison('sex'),
 ];
 
-const key = (...fields: string[]) => (r: LinkRecord) => (fields.every((f) => r[f]) ? fields.map((f) => r[f]).join('|') : undefined);
-
 export const COUNCIL_BLOCKING: BlockingRule[] = [
-  { name: 'dob', key: key('dob') },
-  { name: 'forename+surname', key: key('forename', 'surname') },
-  { name: 'surname+postcode', key: key('surname', 'postcode') },
-  { name: 'forename+postcode', key: key('forename', 'postcode') },
-  { name: 'uprn+forename', key: key('uprn', 'forename') },
+  blockOn('dob'),
+  blockOn('forename', 'surname'),
+  blockOn('surname', 'postcode'),
+  blockOn('forename', 'postcode'),
+  blockOn('uprn', 'forename'),
 ];
 
 /** Names and location learnt among pairs with one date of birth; the date among pairs with one name. */
 export const COUNCIL_SESSIONS = [{ fix: ['dob'] }, { fix: ['forename', 'surname'] }];
 
-export interface SyntheticEvaluation {
+export interface SyntheticEvaluation extends LinkageEvaluation {
   records: number;
-  candidatePairs: number;
-  byRule: Record<string, number>;
-  model: LinkModel;
-  threshold: number;
-  tp: number;
-  fp: number;
-  fn: number;
-  precision: number;
-  recall: number;
-  f1: number;
-  truePairs: number;
 }
 
 /** Deduplicate every person record of a synth folder and score record pairs against truth/records.csv. */
@@ -120,22 +113,14 @@ export async function evaluateSynthetic(dir: string, opts: { threshold?: number 
     seen.add(id);
     return true;
   });
-  const { pairs, byRule } = candidatePairs(COUNCIL_BLOCKING, records, records, { dedupe: true, maxBlockSize: 20_000 });
-  const gammas = pairs.map(([i, j]) => gammaOf(COUNCIL_COMPARISONS, records[i]!, records[j]!));
-  const model = trainModel(COUNCIL_COMPARISONS, records, records, gammas, { dedupe: true, sessions: COUNCIL_SESSIONS });
-  const threshold = opts.threshold ?? 0.5;
-  const predicted = new Set<string>();
-  pairs.forEach(([i, j], n) => {
-    if (scorePair(model, gammas[n]!).probability >= threshold) predicted.add(`${i}|${j}`);
+  const evaluation = evaluateLinkage({
+    comparisons: COUNCIL_COMPARISONS,
+    blocking: COUNCIL_BLOCKING,
+    left: records,
+    entityOf: (r) => truth.get(`${r.source}|${r.recordId}`)!,
+    sessions: COUNCIL_SESSIONS,
+    maxBlockSize: 20_000,
+    ...opts,
   });
-  const byPerson = new Map<string, number[]>();
-  records.forEach((r, i) => {
-    const person = truth.get(`${r.source}|${r.recordId}`)!;
-    const list = byPerson.get(person);
-    if (list) list.push(i);
-    else byPerson.set(person, [i]);
-  });
-  const truePairs = new Set<string>();
-  for (const list of byPerson.values()) for (let a = 0; a < list.length; a++) for (let b = a + 1; b < list.length; b++) truePairs.add(`${list[a]}|${list[b]}`);
-  return { records: records.length, candidatePairs: pairs.length, byRule, model, threshold, ...pairQuality(predicted, truePairs), truePairs: truePairs.size };
+  return { records: records.length, ...evaluation };
 }

@@ -1,4 +1,4 @@
-import { addMonths, ageOn, isSchoolAge, lastAugust31, type Term } from './calendar.ts';
+import { ageOn, lastAugust31, type Term } from './calendar.ts';
 import type { Household, Person } from './people.ts';
 import type { Rng } from './random.ts';
 
@@ -180,14 +180,5 @@ export class EventMaker {
       rows.push(this.attendance(household, child, term, 0, 0.01 + 0.075 * u * u));
     });
     return rows;
-  }
-
-  /** Months before/after a day. */
-  months(day: number, n: number): number {
-    return addMonths(day, n);
-  }
-
-  schoolAge(child: Person, day: number): boolean {
-    return isSchoolAge(child.dob, day);
   }
 }

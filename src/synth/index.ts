@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { UsageError } from '../errors.ts';
 import { columnNames } from '../ingest/sources.ts';
 import { silentLogger } from '../log/logger.ts';
 import { silentProgress, type ProgressReporter } from '../log/progress.ts';
@@ -75,7 +76,14 @@ export async function runSynth(opts: SynthOptions): Promise<SynthSummary> {
 
   const outDir = opts.outDir;
   const truthDir = path.join(outDir, 'truth');
-  await mkdir(truthDir, { recursive: true });
+  try {
+    await mkdir(truthDir, { recursive: true });
+  } catch (error) {
+    throw new UsageError(`cannot write the synthetic council to ${outDir}: ${(error as NodeJS.ErrnoException).code ?? 'not writable'}`, {
+      cause: error,
+      hint: 'give --out a folder you can write to (it is created if missing)',
+    });
+  }
 
   const truthFile = (name: string, header: string[]) => {
     const f = new TextFile(path.join(truthDir, name), 0o600);

@@ -1,5 +1,5 @@
-import { addMonths, ageOn, dayOf, isSchoolAge, isoOf, lastAugust31, yearOf } from './calendar.ts';
-import type { EventMaker, LifeEvent, OffendingEvent } from './events.ts';
+import { addMonths, ageOn, dayOf, isSchoolAge, lastAugust31, yearOf } from './calendar.ts';
+import type { EventMaker, LifeEvent } from './events.ts';
 import { members, type Household, type Person, type PopulationMaker } from './people.ts';
 
 /**

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sql } from 'kysely';
 import type { Command } from 'commander';
@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mainBackend } from '../support/db.ts';
 import { person, tempDir, writeExtract } from '../support/files.ts';
 import { cli, cliDatabase, ROOT, type CliDatabase } from './helpers.ts';
-import { buildProgram, main } from '../../src/cli/main.ts';
+import { buildProgram, main, reportInternalError } from '../../src/cli/main.ts';
 
 /**
  * The command-line contract (shared/spec/cli-contract.md) through the real program in a child
@@ -334,5 +334,58 @@ describe(`ingest and run on ${mainBackend()}`, () => {
     }
     const runs = await d.withDb(async (db) => (await sql<{ n: number }>`SELECT count(*)::int AS n FROM audit.run WHERE command = 'run'`.execute(db.kysely)).rows[0]!.n);
     expect(runs).toBe(2); // only the two runs of the previous test
+  });
+});
+
+describe('errors nobody expected, and bad output folders', () => {
+  it('an internal error writes its stack to a log file, and stderr names that file but not the message', async () => {
+    const tmp = await tempDir();
+    const writes: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string) => (writes.push(String(chunk)), true)) as typeof process.stderr.write;
+    let code: number;
+    try {
+      code = reportInternalError(Object.assign(new TypeError('Zebediah Quillfeather cannot be read'), { code: 'EX_TEST' }), tmp.dir, 'synth');
+    } finally {
+      process.stderr.write = write;
+    }
+    try {
+      expect(code).toBe(1);
+      const stderr = writes.join('');
+      expect(stderr).toMatch(/^tfclaims: internal error \(EX_TEST\): TypeError\n/);
+      expect(stderr).not.toContain('Zebediah');
+      const file = /see (\S+) \(it holds the stack trace\)/.exec(stderr)?.[1];
+      expect(file && path.dirname(file)).toBe(tmp.dir);
+      const log = await readFile(file!, 'utf8');
+      expect(log).toContain('"msg":"internal error"');
+      expect(log).toMatch(/"stack":"\s+at /);
+      expect(log).not.toContain('Zebediah');
+    } finally {
+      await tmp.remove();
+    }
+  });
+
+  it('synth into a folder it cannot create says so (exit 2), not an internal error', async () => {
+    const tmp = await tempDir();
+    try {
+      await writeFile(path.join(tmp.dir, 'a-file'), 'x');
+      const result = await cli(['--log-dir', path.join(tmp.dir, 'logs'), 'synth', '--out', path.join(tmp.dir, 'a-file', 'council'), '--families', '2', '--seed', '1']);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(/^tfclaims: cannot write the synthetic council to .*a-file\/council: ENOTDIR\n  what to do: give --out a folder you can write to/);
+    } finally {
+      await tmp.remove();
+    }
+  });
+
+  it('linkage-eval --synth on a folder without truth/ says what to give (exit 2)', async () => {
+    const tmp = await tempDir();
+    try {
+      const result = await cli(['--log-dir', path.join(tmp.dir, 'logs'), 'linkage-eval', '--synth', tmp.dir]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain('has no truth/records.csv');
+      expect(result.stderr).toContain('give a folder written by tfclaims synth');
+    } finally {
+      await tmp.remove();
+    }
   });
 });

@@ -1,0 +1,67 @@
+import { candidatePairs, gammaOf, pairQuality, scorePair, trainModel, type BlockingRule, type Comparison, type LinkModel, type LinkRecord, type TrainingSession } from './model.ts';
+
+/** A blocking rule on the exact values of some fields (records missing any of them are not blocked by it). */
+export function blockOn(...fields: string[]): BlockingRule {
+  return { name: fields.join('+'), key: (r: LinkRecord) => (fields.every((f) => r[f]) ? fields.map((f) => r[f]).join('|') : undefined) };
+}
+
+export interface LinkageEvaluation {
+  candidatePairs: number;
+  byRule: Record<string, number>;
+  model: LinkModel;
+  threshold: number;
+  tp: number;
+  fp: number;
+  fn: number;
+  precision: number;
+  recall: number;
+  f1: number;
+  /** Match weights of candidate pairs in whole-number bins: weight -> pairs. */
+  weightHistogram: Record<string, number>;
+  truePairs: number;
+}
+
+/**
+ * Link `left` to `right` (or deduplicate `left` when `right` is absent) with no labels, and score
+ * the pairs at or above the probability threshold (default 0.5, match weight 0) against the
+ * truth that `entityOf` gives. True pairs are counted over all possible pairs, not only
+ * candidates, so a blocking miss counts as a miss.
+ */
+export function evaluateLinkage<R extends LinkRecord>(opts: {
+  comparisons: readonly Comparison[];
+  blocking: readonly BlockingRule[];
+  left: readonly R[];
+  right?: readonly R[];
+  entityOf: (record: R) => string;
+  sessions?: readonly TrainingSession[];
+  maxBlockSize?: number;
+  threshold?: number;
+}): LinkageEvaluation {
+  const { comparisons, left } = opts;
+  const dedupe = opts.right === undefined;
+  const right = opts.right ?? left;
+  const { pairs, byRule } = candidatePairs(opts.blocking, left, right, { dedupe, ...(opts.maxBlockSize ? { maxBlockSize: opts.maxBlockSize } : {}) });
+  const gammas = pairs.map(([i, j]) => gammaOf(comparisons, left[i]!, right[j]!));
+  const model = trainModel(comparisons, left, right, gammas, { dedupe, ...(opts.sessions ? { sessions: opts.sessions } : {}) });
+  const threshold = opts.threshold ?? 0.5;
+  const predicted = new Set<string>();
+  const weightHistogram: Record<string, number> = {};
+  pairs.forEach(([i, j], n) => {
+    const s = scorePair(model, gammas[n]!);
+    const bin = String(Math.floor(s.weight));
+    weightHistogram[bin] = (weightHistogram[bin] ?? 0) + 1;
+    if (s.probability >= threshold) predicted.add(`${i}|${j}`);
+  });
+  const byEntity = new Map<string, number[]>();
+  right.forEach((r, j) => {
+    const entity = opts.entityOf(r);
+    const list = byEntity.get(entity);
+    if (list) list.push(j);
+    else byEntity.set(entity, [j]);
+  });
+  const truth = new Set<string>();
+  left.forEach((r, i) => {
+    for (const j of byEntity.get(opts.entityOf(r)) ?? []) if (!dedupe || j > i) truth.add(`${i}|${j}`);
+  });
+  return { candidatePairs: pairs.length, byRule, model, threshold, ...pairQuality(predicted, truth), weightHistogram, truePairs: truth.size };
+}
