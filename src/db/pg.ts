@@ -46,8 +46,8 @@ function sessionOn(client: pg.PoolClient): DbSession {
     async exec(sql) {
       await client.query(sql);
     },
-    async copyFrom(copySql, data) {
-      const stream = client.query(copyFromStream(`${copySql} FROM STDIN`));
+    async copyFrom(copySql, data, options) {
+      const stream = client.query(copyFromStream(`${copySql} FROM STDIN${options ? ` ${options}` : ''}`));
       await pipeline(typeof data === 'string' ? Readable.from([data]) : Readable.from(data), stream);
     },
   };

@@ -132,15 +132,29 @@ export async function openPglite(
     async exec(sql) {
       await pglite.exec(sql);
     },
-    async copyFrom(copySql, data) {
-      const copy = (parts: string[]) => pglite.query(`${copySql} FROM '/dev/blob'`, [], { blob: new Blob(parts) });
+    async copyFrom(copySql, data, options) {
+      const copy = (parts: (string | Uint8Array)[]) =>
+        pglite.query(`${copySql} FROM '/dev/blob'${options ? ` ${options}` : ''}`, [], { blob: new Blob(parts as ConstructorParameters<typeof Blob>[0]) });
       if (typeof data === 'string') {
         await copy([data]);
         return;
       }
       // Each blob is its own COPY, so cut only at a row's end; the rest starts the next blob.
       let pending = '';
+      let parts: Uint8Array[] = [];
+      let partBytes = 0;
       for await (const chunk of data) {
+        if (typeof chunk !== 'string') {
+          // Byte chunks end at rows' ends already (see DbSession.copyFrom).
+          parts.push(chunk);
+          partBytes += chunk.length;
+          if (partBytes >= PGLITE_COPY_BLOB_CHARS) {
+            await copy(parts);
+            parts = [];
+            partBytes = 0;
+          }
+          continue;
+        }
         pending += chunk;
         if (pending.length >= PGLITE_COPY_BLOB_CHARS) {
           const cut = pending.lastIndexOf('\n') + 1;
@@ -151,6 +165,7 @@ export async function openPglite(
         }
       }
       if (pending.length > 0) await copy([pending]);
+      if (parts.length > 0) await copy(parts);
     },
   };
 

@@ -1,13 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { parse as oracleParse } from 'csv-parse/sync';
-import { CsvParser, CsvSyntaxError, type ParsedRecord } from '../../src/ingest/csv-parser.ts';
+import { CsvByteScanner, CsvChunker, CsvSyntaxError, type RecordHandler } from '../../src/ingest/csv-scanner.ts';
 
-/** Parse `text` fed in chunks of `size` characters. */
+interface ParsedRecord {
+  line: number;
+  lineSpan: number;
+  cells: string[];
+}
+
+/** Parse `text` fed as UTF-8 bytes in chunks of `size` bytes (cutting through characters too). */
 function parseChunked(text: string, size: number, delimiter = ','): ParsedRecord[] {
-  const parser = new CsvParser({ delimiter, maxRecordChars: 1000 });
+  const chunker = new CsvChunker(new CsvByteScanner({ delimiter, maxRecordBytes: 1000 }));
   const out: ParsedRecord[] = [];
-  for (let i = 0; i < text.length; i += size) parser.push(text.slice(i, i + size), out);
-  parser.end(out);
+  const onRecord: RecordHandler = (scanner, bytes, line, lineSpan, fields) => out.push({ line, lineSpan, cells: scanner.cells(bytes, fields) });
+  const bytes = Buffer.from(text, 'utf8');
+  for (let i = 0; i < bytes.length; i += size) chunker.push(bytes.subarray(i, i + size), false, onRecord);
+  chunker.end(onRecord);
   return out;
 }
 
@@ -32,7 +40,7 @@ function awkwardCsv(seed: number, rows: number): string {
   return lines.join(eol) + eol;
 }
 
-describe('CsvParser', () => {
+describe('CsvByteScanner', () => {
   it('agrees with csv-parse on awkward but valid CSV, whatever the chunk size', () => {
     for (let seed = 1; seed <= 20; seed++) {
       const text = awkwardCsv(seed, 40);
@@ -87,6 +95,6 @@ describe('CsvParser', () => {
 
   it('fails on a record longer than the limit, even when it arrives in small chunks', () => {
     const long = `a,${'x'.repeat(5000)}\n`;
-    expect(() => parseChunked(long, 100)).toThrow(/longer than 1000 characters/);
+    expect(() => parseChunked(long, 100)).toThrow(/longer than 1000 bytes/);
   });
 });
