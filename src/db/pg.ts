@@ -3,6 +3,7 @@ import pg from 'pg';
 import { from as copyFromStream } from 'pg-copy-streams';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
+import { BINARY_COPY_HEADER, BINARY_COPY_TRAILER } from './binary-copy.ts';
 import type { Database, DbSession } from './types.ts';
 import type { Schema } from './schema.ts';
 
@@ -46,9 +47,23 @@ function sessionOn(client: pg.PoolClient): DbSession {
     async exec(sql) {
       await client.query(sql);
     },
-    async copyFrom(copySql, data, options) {
-      const stream = client.query(copyFromStream(`${copySql} FROM STDIN${options ? ` ${options}` : ''}`));
-      await pipeline(typeof data === 'string' ? Readable.from([data]) : Readable.from(data), stream);
+    async copyFrom(copySql, data) {
+      if (typeof data === 'string') {
+        await pipeline(Readable.from([data]), client.query(copyFromStream(`${copySql} FROM STDIN`)));
+        return;
+      }
+      // The first chunk says the format: bytes are binary COPY tuples, framed here.
+      const chunks = data[Symbol.asyncIterator]();
+      const first = await chunks.next();
+      if (first.done) return;
+      const binary = typeof first.value !== 'string';
+      async function* framed(): AsyncGenerator<string | Uint8Array> {
+        if (binary) yield BINARY_COPY_HEADER;
+        yield first.value!;
+        for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
+        if (binary) yield BINARY_COPY_TRAILER;
+      }
+      await pipeline(Readable.from(framed()), client.query(copyFromStream(`${copySql} FROM STDIN${binary ? ' (FORMAT binary)' : ''}`)));
     },
   };
 }

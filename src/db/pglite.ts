@@ -11,6 +11,7 @@ import {
 } from 'kysely';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import { BINARY_COPY_HEADER, BINARY_COPY_TRAILER } from './binary-copy.ts';
 import type { Database, DbSession } from './types.ts';
 import type { Schema } from './schema.ts';
 import { acquireDirectoryLock } from './dir-lock.ts';
@@ -132,9 +133,13 @@ export async function openPglite(
     async exec(sql) {
       await pglite.exec(sql);
     },
-    async copyFrom(copySql, data, options) {
-      const copy = (parts: (string | Uint8Array)[]) =>
-        pglite.query(`${copySql} FROM '/dev/blob'${options ? ` ${options}` : ''}`, [], { blob: new Blob(parts as ConstructorParameters<typeof Blob>[0]) });
+    async copyFrom(copySql, data) {
+      const copy = (parts: string[]) => pglite.query(`${copySql} FROM '/dev/blob'`, [], { blob: new Blob(parts) });
+      // Binary tuples: each blob is a whole binary COPY stream, framed here.
+      const copyBinary = (parts: Uint8Array[]) =>
+        pglite.query(`${copySql} FROM '/dev/blob' (FORMAT binary)`, [], {
+          blob: new Blob([BINARY_COPY_HEADER, ...parts, BINARY_COPY_TRAILER] as ConstructorParameters<typeof Blob>[0]),
+        });
       if (typeof data === 'string') {
         await copy([data]);
         return;
@@ -145,11 +150,11 @@ export async function openPglite(
       let partBytes = 0;
       for await (const chunk of data) {
         if (typeof chunk !== 'string') {
-          // Byte chunks end at rows' ends already (see DbSession.copyFrom).
+          // Byte chunks end at tuples' ends already (see DbSession.copyFrom).
           parts.push(chunk);
           partBytes += chunk.length;
           if (partBytes >= PGLITE_COPY_BLOB_CHARS) {
-            await copy(parts);
+            await copyBinary(parts);
             parts = [];
             partBytes = 0;
           }
@@ -165,7 +170,7 @@ export async function openPglite(
         }
       }
       if (pending.length > 0) await copy([pending]);
-      if (parts.length > 0) await copy(parts);
+      if (parts.length > 0) await copyBinary(parts);
     },
   };
 

@@ -8,17 +8,16 @@ export interface DbSession {
   /** Run SQL text with no parameters; may hold several statements (migrations, DDL). */
   exec(sql: string): Promise<void>;
   /**
-   * Run `COPY target FROM STDIN [options]` with `data`: PostgreSQL's text COPY format unless
-   * `options` says otherwise (e.g. `(FORMAT csv)`). On a server the chunks are streamed over the
+   * Run `COPY target FROM STDIN` with `data`. On a server the chunks are streamed over the
    * connection as they are produced (with backpressure); embedded, they are gathered into blobs
    * of a few MB, each handed to PGlite as one COPY. `copySql` is the statement without its FROM
    * clause, e.g. `COPY raw.attendance (a, b)`.
    *
-   * Text chunks may end anywhere (text format escapes line breaks inside values, so a blob is
-   * cut at a line break). Byte chunks must each end at the end of a row: CSV values may hold
-   * line breaks, so they are never cut.
+   * Text chunks are PostgreSQL's text COPY format and may end anywhere (a blob is cut at a line
+   * break). Byte chunks are binary COPY tuples without the stream's header and trailer (the
+   * session adds them), and each chunk must end at the end of a tuple.
    */
-  copyFrom(copySql: string, data: string | AsyncIterable<string> | AsyncIterable<Uint8Array>, options?: string): Promise<void>;
+  copyFrom(copySql: string, data: string | AsyncIterable<string> | AsyncIterable<Uint8Array>): Promise<void>;
 }
 
 /** Where the data lives: a PostgreSQL server, or PostgreSQL embedded in this process (PGlite). */

@@ -1,8 +1,13 @@
-import { FIELD_AFTER_QUOTE, FIELD_ESCAPED, FIELD_QUOTED, FIELD_STRAY_QUOTE, type CsvByteScanner } from './csv-scanner.ts';
+import { FIELD_AFTER_QUOTE, FIELD_ESCAPED, FIELD_STRAY_QUOTE, type CsvByteScanner } from './csv-scanner.ts';
+import { MAX_YEAR, MIN_YEAR, daysInMonth } from './dates.ts';
 import { CellFailure, KNOWN_PROBLEM_CODES, SOURCE_COLUMNS, parseCell, type CellContext, type CellValue, type SourceName } from './sources.ts';
 
 /**
- * Valid rows on their way to COPY (CSV format), written straight into byte buffers.
+ * Valid rows on their way to COPY, written straight into byte buffers in PostgreSQL's binary
+ * COPY format (tuples only: the database session adds the header and trailer). Binary
+ * because the server then reads dates and numbers without parsing text: the same rows as CSV
+ * took the server 3.1 s against 2.3 s as binary (1.3M attendance rows), `psql \copy` of the
+ * raw file into text columns 2.2 s.
  *
  * Two ways in, one output. `writeRecord` is the fast path: it reads the cells of a scanned
  * record from their bytes, recognises the common valid shapes (a zero-padded date, a whole
@@ -15,14 +20,19 @@ import { CellFailure, KNOWN_PROBLEM_CODES, SOURCE_COLUMNS, parseCell, type CellC
  * validator has already produced.
  */
 
-const QUOTE = 34;
-const LF = 10;
-const CR = 13;
 const ZERO = 48;
+/** Days from 1970-01-01 to PostgreSQL's date epoch, 2000-01-01. */
+const PG_EPOCH_DAYS = 10_957;
+/** The type oid of `text`, for array values. */
+const TEXT_OID = 25;
 
 /** How the fast path reads a column (numbers, not strings, so the row loop switches cheaply). */
 const Kind = { Text: 0, Date: 1, Count: 2, YesNo: 3, Sex: 4, Uprn: 5, Enum: 6, Code: 7, Other: 8 } as const;
 type Kind = (typeof Kind)[keyof typeof Kind];
+
+/** The type each kind of column has in the raw tables. */
+const PgType = { Text: 0, Date: 1, Int4: 2, Bool: 3, TextArray: 4 } as const;
+type PgType = (typeof PgType)[keyof typeof PgType];
 
 /** Rows are cut into buffers of about this size; each buffer ends at the end of a row. */
 const BUFFER_BYTES = 1 << 20;
@@ -32,10 +42,21 @@ function isoToNumber(iso: string): number {
   return Number(iso.slice(0, 4)) * 10000 + Number(iso.slice(5, 7)) * 100 + Number(iso.slice(8, 10));
 }
 
-function daysInMonth(year: number, month: number): number {
-  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
-  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+/** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const dayOfYear = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
+  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
+  return era * 146_097 + dayOfEra - 719_468;
 }
+
+/** PostgreSQL's day number of the first of each month, MIN_YEAR-01 to MAX_YEAR-12 (the years a date cell may have). */
+const MONTH_START_PG_DAYS = Int32Array.from({ length: (MAX_YEAR - MIN_YEAR + 1) * 12 }, (_, k) =>
+  daysFromCivil(MIN_YEAR + Math.floor(k / 12), (k % 12) + 1, 1) - PG_EPOCH_DAYS,
+);
+
 
 function digitAt(bytes: Uint8Array, at: number): number {
   const d = bytes[at]! - ZERO;
@@ -68,34 +89,6 @@ class CodeSet {
   }
 }
 
-/** Escape one value for the CSV COPY format: quoted only when it holds the delimiter, a quote or a line break. */
-export function csvCopyText(text: string, delimiter: string): string {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === QUOTE || c === LF || c === CR || text[i] === delimiter) return `"${text.replaceAll('"', '""')}"`;
-  }
-  return text;
-}
-
-function arrayLiteral(items: readonly string[]): string {
-  return `{${items.map((i) => `"${i.replace(/["\\]/g, (c) => `\\${c}`)}"`).join(',')}}`;
-}
-
-/** One value in CSV COPY format: nothing for null, `t`/`f` for booleans, `{..}` for text arrays. */
-export function csvCopyValue(value: CellValue | undefined, delimiter: string): string {
-  if (value === null || value === undefined) return '';
-  switch (typeof value) {
-    case 'string':
-      return csvCopyText(value, delimiter);
-    case 'number':
-      return String(value);
-    case 'boolean':
-      return value ? 't' : 'f';
-    default:
-      return csvCopyText(arrayLiteral(value), delimiter);
-  }
-}
-
 export interface CopyRowsOptions {
   source: SourceName;
   /** For each canonical column, its index among the record's fields, or -1. */
@@ -103,8 +96,6 @@ export interface CopyRowsOptions {
   ctx: CellContext;
   /** Per canonical column: the mapping's value recodes (lower-cased given value -> canonical). */
   recode?: Record<string, Map<string, string>>;
-  /** The file's delimiter, used again in the COPY stream (an unquoted cell can never hold it). */
-  delimiter: string;
   fileId: number;
   /** Size of the buffers rows are cut into (default 1 MB; tests use small ones to see each row). */
   bufferBytes?: number;
@@ -112,12 +103,11 @@ export interface CopyRowsOptions {
   onRecordId: { bytes(bytes: Uint8Array, from: number, to: number): boolean; text(id: string): void };
 }
 
-/** Writes valid rows as CSV COPY bytes, in buffers that each end at a row's end. */
+/** Writes valid rows as binary COPY tuples, in buffers that each end at a row's end. */
 export class CopyRows {
-  readonly #delimiter: string;
-  readonly #delimiterByte: number;
-  /** `fileId` and the delimiter: how every row begins. */
+  /** The field count, `file_id` and the length of `line`: how every tuple begins. */
   readonly #prefix: Buffer;
+  readonly #types: PgType[];
   readonly #kinds: Kind[];
   readonly #codeSets: (CodeSet | undefined)[];
   readonly #specs = [] as (typeof SOURCE_COLUMNS)[SourceName];
@@ -151,9 +141,14 @@ export class CopyRows {
     this.#specs = specs;
     this.#bufferBytes = opts.bufferBytes ?? BUFFER_BYTES;
     this.#out = Buffer.allocUnsafe(this.#bufferBytes);
-    this.#delimiter = opts.delimiter;
-    this.#delimiterByte = opts.delimiter.charCodeAt(0);
-    this.#prefix = Buffer.from(`${opts.fileId}${opts.delimiter}`);
+    this.#prefix = Buffer.alloc(2 + 12 + 4);
+    this.#prefix.writeInt16BE(2 + specs.length, 0);
+    this.#prefix.writeInt32BE(8, 2);
+    this.#prefix.writeBigInt64BE(BigInt(opts.fileId), 6);
+    this.#prefix.writeInt32BE(4, 14);
+    this.#types = specs.map((s) =>
+      s.kind.type === 'date' ? PgType.Date : s.kind.type === 'count' ? PgType.Int4 : s.kind.type === 'yn' ? PgType.Bool : s.kind.type === 'problems' ? PgType.TextArray : PgType.Text,
+    );
     this.#positions = opts.positions;
     this.#ctx = opts.ctx;
     this.#onRecordId = opts.onRecordId;
@@ -194,11 +189,11 @@ export class CopyRows {
     // A blank cell means what `parseCell` says it means (required, a fallback, or missing).
     this.#blankBytes = [];
     this.#blankNumbers = [];
-    for (const spec of specs) {
+    specs.forEach((spec, i) => {
       const value = parseCell(spec, undefined, opts.ctx);
-      this.#blankBytes.push(value instanceof CellFailure ? undefined : Buffer.from(csvCopyValue(value, opts.delimiter)));
+      this.#blankBytes.push(value instanceof CellFailure ? undefined : encodeValue(value, this.#types[i]!));
       this.#blankNumbers.push(typeof value === 'number' ? value : -1);
-    }
+    });
     this.#check = crossCheckOnNumbers(opts.source, specs.map((s) => s.name), this.#codeSets);
   }
 
@@ -246,26 +241,21 @@ export class CopyRows {
     this.#pos = pos;
   }
 
-  #text(text: string): void {
-    this.#pos += this.#out.write(text, this.#pos, 'utf8');
-  }
-
-  /** A whole number >= 0 as decimal digits, without making a string. */
-  #integer(value: number): void {
-    let digits = 1;
-    for (let v = value; v >= 10; v = Math.floor(v / 10)) digits++;
+  /** A signed 32-bit integer, big-endian. */
+  #int32(value: number): void {
     const out = this.#out;
-    let at = this.#pos + digits;
-    this.#pos = at;
-    do {
-      out[--at] = ZERO + (value % 10);
-      value = Math.floor(value / 10);
-    } while (value > 0);
+    const at = this.#pos;
+    out[at] = value >>> 24;
+    out[at + 1] = (value >>> 16) & 255;
+    out[at + 2] = (value >>> 8) & 255;
+    out[at + 3] = value & 255;
+    this.#pos = at + 4;
   }
 
-  #twoDigits(value: number): void {
-    this.#byte(ZERO + Math.floor(value / 10));
-    this.#byte(ZERO + (value % 10));
+  /** A text field of the bytes in [from, to): its length, then the bytes. */
+  #field(bytes: Uint8Array, from: number, to: number): void {
+    this.#int32(to - from);
+    this.#copy(bytes, from, to);
   }
 
   /** A cell handled as text by `parseCell`: written, with its number for the cross checks; false when it fails. */
@@ -290,9 +280,9 @@ export class CopyRows {
     else if (kind === Kind.Count) this.#numbers[i] = value as number;
     else if (kind === Kind.Enum) this.#numbers[i] = this.#codeSets[i]!.match(Buffer.from(value as string, 'latin1'), 0, (value as string).length);
     else this.#numbers[i] = 0;
-    const written = csvCopyValue(value, this.#delimiter);
-    this.#ensure(Buffer.byteLength(written) + 1);
-    this.#text(written);
+    const encoded = encodeValue(value, this.#types[i]!);
+    this.#ensure(encoded.length);
+    this.#copy(encoded, 0, encoded.length);
     return true;
   }
 
@@ -307,9 +297,8 @@ export class CopyRows {
     const end = scanner.end;
     const flags = scanner.flags;
     const numbers = this.#numbers;
-    const delimiter = this.#delimiterByte;
-    // A row never grows by more than a few bytes per cell; cells sent through the text path reserve their own room.
-    let size = 64;
+    // A field is at most its bytes and a 4-byte length; cells sent through the text path reserve their own room.
+    let size = this.#prefix.length + 4;
     for (let i = 0; i < count; i++) {
       const at = positions[i]!;
       if (at >= 0) size += end[at]! - start[at]! + 8;
@@ -323,9 +312,8 @@ export class CopyRows {
       return false;
     };
     this.#copy(this.#prefix, 0, this.#prefix.length);
-    this.#integer(line);
+    this.#int32(line);
     for (let i = 0; i < count; i++) {
-      this.#byte(delimiter);
       const at = positions[i]!;
       if (this.#recoders[i] !== undefined) {
         if (!this.#viaText(scanner, bytes, i, at)) return decline();
@@ -349,28 +337,11 @@ export class CopyRows {
       }
       const length = to - from;
       switch (this.#kinds[i]!) {
-        case Kind.Text: {
-          if (f & FIELD_QUOTED) {
-            let special = false;
-            for (let k = from; k < to; k++) {
-              const c = bytes[k]!;
-              if (c === QUOTE || c === LF || c === CR || c === delimiter) {
-                special = true;
-                break;
-              }
-            }
-            if (special) {
-              this.#byte(QUOTE);
-              this.#copy(bytes, from, to);
-              this.#byte(QUOTE);
-              numbers[i] = 0;
-              continue;
-            }
-          }
-          this.#copy(bytes, from, to);
+        case Kind.Text:
+          // Binary COPY needs no quoting: the value's bytes as they stand.
+          this.#field(bytes, from, to);
           numbers[i] = 0;
           continue;
-        }
         case Kind.Date: {
           let year = -1;
           let month = 0;
@@ -389,18 +360,14 @@ export class CopyRows {
           }
           const value = year * 10000 + month * 100 + day;
           if (
-            year < 1900 || year > 2099 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) ||
+            year < MIN_YEAR || year > MAX_YEAR || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) ||
             (i === this.#dobIndex && value > this.#todayNumber)
           ) {
             if (!this.#viaText(scanner, bytes, i, at)) return decline();
             continue;
           }
-          this.#twoDigits(Math.floor(year / 100));
-          this.#twoDigits(year % 100);
-          this.#byte(45);
-          this.#twoDigits(month);
-          this.#byte(45);
-          this.#twoDigits(day);
+          this.#int32(4);
+          this.#int32(MONTH_START_PG_DAYS[(year - MIN_YEAR) * 12 + month - 1]! + day - 1);
           numbers[i] = value;
           continue;
         }
@@ -416,7 +383,8 @@ export class CopyRows {
             if (!this.#viaText(scanner, bytes, i, at)) return decline();
             continue;
           }
-          this.#integer(value);
+          this.#int32(4);
+          this.#int32(value);
           numbers[i] = value;
           continue;
         }
@@ -428,13 +396,15 @@ export class CopyRows {
             if (!this.#viaText(scanner, bytes, i, at)) return decline();
             continue;
           }
-          this.#byte(yes ? 116 : 102);
+          this.#int32(1);
+          this.#byte(yes ? 1 : 0);
           numbers[i] = 0;
           continue;
         }
         case Kind.Sex: {
           const c = bytes[from]! & ~32;
           if (length === 1 && (c === 77 || c === 70 || c === 85)) {
+            this.#int32(1);
             this.#byte(c);
             numbers[i] = 0;
             continue;
@@ -452,7 +422,7 @@ export class CopyRows {
             if (!this.#viaText(scanner, bytes, i, at)) return decline();
             continue;
           }
-          this.#copy(bytes, from, to);
+          this.#field(bytes, from, to);
           numbers[i] = 0;
           continue;
         }
@@ -464,14 +434,14 @@ export class CopyRows {
             continue;
           }
           const code = codes.bytes(k);
-          this.#copy(code, 0, code.length);
+          this.#field(code, 0, code.length);
           numbers[i] = k;
           continue;
         }
         case Kind.Code: {
           let ascii = true;
           for (let k = from; k < to; k++) {
-            if (bytes[k]! >= 128 || bytes[k] === delimiter || bytes[k] === QUOTE || bytes[k] === LF || bytes[k] === CR) {
+            if (bytes[k]! >= 128) {
               ascii = false;
               break;
             }
@@ -480,6 +450,7 @@ export class CopyRows {
             if (!this.#viaText(scanner, bytes, i, at)) return decline();
             continue;
           }
+          this.#int32(length);
           for (let k = from; k < to; k++) {
             const c = bytes[k]!;
             this.#byte(c >= 97 && c <= 122 ? c - 32 : c);
@@ -493,7 +464,6 @@ export class CopyRows {
       }
     }
     if (!this.#check(numbers)) return decline();
-    this.#byte(LF);
     // The id last: a declined row must not count as seen. An id the text path read (to trim
     // or recode it) is told as that text; a plain one as its bytes, or as text when not ASCII.
     if (this.#recordIdValue !== undefined) this.#onRecordId.text(this.#recordIdValue);
@@ -507,13 +477,61 @@ export class CopyRows {
 
   /** Write a row the row validator produced (canonical column order). */
   writeValues(line: number, values: readonly CellValue[]): void {
-    let text = `${this.#prefix.toString()}${line}`;
-    for (const value of values) text += this.#delimiter + csvCopyValue(value, this.#delimiter);
-    text += '\n';
+    const fields = values.map((value, i) => encodeValue(value, this.#types[i]!));
     this.#rowStart = this.#pos;
-    this.#ensure(Buffer.byteLength(text));
-    this.#text(text);
+    this.#ensure(this.#prefix.length + 4 + fields.reduce((n, f) => n + f.length, 0));
+    this.#copy(this.#prefix, 0, this.#prefix.length);
+    this.#int32(line);
+    for (const field of fields) this.#copy(field, 0, field.length);
     this.slowRows++;
+  }
+}
+
+/** One value as a binary COPY field (its length, then its bytes; length -1 for null). */
+function encodeValue(value: CellValue, type: PgType): Buffer {
+  if (value === null) return Buffer.from([0xff, 0xff, 0xff, 0xff]);
+  switch (type) {
+    case PgType.Date: {
+      const iso = value as string;
+      const field = Buffer.alloc(8);
+      field.writeInt32BE(4, 0);
+      field.writeInt32BE(daysFromCivil(Number(iso.slice(0, 4)), Number(iso.slice(5, 7)), Number(iso.slice(8, 10))) - PG_EPOCH_DAYS, 4);
+      return field;
+    }
+    case PgType.Int4: {
+      const field = Buffer.alloc(8);
+      field.writeInt32BE(4, 0);
+      field.writeInt32BE(value as number, 4);
+      return field;
+    }
+    case PgType.Bool:
+      return Buffer.from([0, 0, 0, 1, value ? 1 : 0]);
+    case PgType.TextArray: {
+      // One dimension (none when empty), no nulls, text elements, lower bound 1.
+      const items = (value as string[]).map((item) => Buffer.from(item, 'utf8'));
+      const header = Buffer.alloc(items.length === 0 ? 16 : 24);
+      header.writeInt32BE(header.length - 4 + items.reduce((n, b) => n + 4 + b.length, 0), 0);
+      header.writeInt32BE(items.length === 0 ? 0 : 1, 4);
+      header.writeInt32BE(0, 8);
+      header.writeInt32BE(TEXT_OID, 12);
+      if (items.length > 0) {
+        header.writeInt32BE(items.length, 16);
+        header.writeInt32BE(1, 20);
+      }
+      const parts: Buffer[] = [header];
+      for (const item of items) {
+        const length = Buffer.alloc(4);
+        length.writeInt32BE(item.length, 0);
+        parts.push(length, item);
+      }
+      return Buffer.concat(parts);
+    }
+    default: {
+      const text = Buffer.from(String(value), 'utf8');
+      const length = Buffer.alloc(4);
+      length.writeInt32BE(text.length, 0);
+      return Buffer.concat([length, text]);
+    }
   }
 }
 
@@ -541,9 +559,4 @@ function crossCheckOnNumbers(source: SourceName, names: readonly string[], codeS
     default:
       return () => true;
   }
-}
-
-/** The COPY options that read what `CopyRows` writes. */
-export function csvCopyOptions(delimiter: string): string {
-  return `(FORMAT csv, DELIMITER '${delimiter === "'" ? "''" : delimiter}')`;
 }

@@ -36,7 +36,8 @@ export const MAX_YEAR = 2099;
 
 export type DateResult = { ok: true; iso: string } | { ok: false; problem: 'format' | 'not_real' | 'range' };
 
-function daysInMonth(year: number, month: number): number {
+/** Days in a month of the proleptic Gregorian calendar. */
+export function daysInMonth(year: number, month: number): number {
   if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
   return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }

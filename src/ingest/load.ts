@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { DbSession } from '../db/index.ts';
 import { InputRejectedError } from '../errors.ts';
 import type { ProgressReporter } from '../log/progress.ts';
-import { CopyRows, csvCopyOptions } from './copy-rows.ts';
+import { CopyRows } from './copy-rows.ts';
 import { hashFile, scanCsvFile } from './csv-reader.ts';
 import type { RecordHandler } from './csv-scanner.ts';
 import { resolveHeader, type HeaderLayout } from './header.ts';
@@ -188,7 +188,6 @@ export async function loadFileInTransaction(session: DbSession, file: ExtractFil
           positions: layout.positions,
           ctx: cellContext,
           recode,
-          delimiter,
           fileId,
           onRecordId: { bytes: (b, from, to) => seen.addBytes(b, from, to), text: (id) => seen.add(id) },
         });
@@ -244,7 +243,7 @@ export async function loadFileInTransaction(session: DbSession, file: ExtractFil
     }
 
     phase('prepare');
-    await session.copyFrom(`COPY raw.${file.source} (file_id, line, ${columns.join(', ')})`, copyChunks(), csvCopyOptions(delimiter));
+    await session.copyFrom(`COPY raw.${file.source} (file_id, line, ${columns.join(', ')})`, copyChunks());
     phase('copy');
     sha256 ??= hashWhileReading!.digest('hex');
     if (layout === undefined) {
