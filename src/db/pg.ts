@@ -63,7 +63,7 @@ function sessionOn(client: pg.PoolClient): DbSession {
         for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
         if (binary) yield BINARY_COPY_TRAILER;
       }
-      await pipeline(Readable.from(framed()), client.query(copyFromStream(`${copySql} FROM STDIN${binary ? ' (FORMAT binary)' : ''}`)));
+      await pipeline(Readable.from(framed(), { highWaterMark: 1 }), client.query(copyFromStream(`${copySql} FROM STDIN${binary ? ' (FORMAT binary)' : ''}`)));
     },
   };
 }

@@ -286,6 +286,12 @@ export class CopyRows {
     return true;
   }
 
+  /** Undo the row begun (a method, not a closure per row: the row loop allocates nothing). */
+  #decline(): false {
+    this.#pos = this.#rowStart;
+    return false;
+  }
+
   /**
    * The fast path: write the scanned record as a COPY row if every cell is valid and the row
    * passes its cross-column checks. Returns false, writing nothing, otherwise.
@@ -307,16 +313,12 @@ export class CopyRows {
     this.#rowStart = this.#pos;
     this.#ensure(size);
     this.#recordIdValue = undefined;
-    const decline = () => {
-      this.#pos = this.#rowStart;
-      return false;
-    };
     this.#copy(this.#prefix, 0, this.#prefix.length);
     this.#int32(line);
     for (let i = 0; i < count; i++) {
       const at = positions[i]!;
       if (this.#recoders[i] !== undefined) {
-        if (!this.#viaText(scanner, bytes, i, at)) return decline();
+        if (!this.#viaText(scanner, bytes, i, at)) return this.#decline();
         continue;
       }
       const from = at < 0 ? 0 : start[at]!;
@@ -324,7 +326,7 @@ export class CopyRows {
       const f = at < 0 ? 0 : flags[at]!;
       if (from === to && (f & FIELD_AFTER_QUOTE) === 0) {
         const blank = this.#blankBytes[i];
-        if (blank === undefined) return decline();
+        if (blank === undefined) return this.#decline();
         this.#copy(blank, 0, blank.length);
         numbers[i] = this.#blankNumbers[i]!;
         continue;
@@ -332,7 +334,7 @@ export class CopyRows {
       // Anything but a plain cell (doubled quotes, text after a closing quote, a stray quote,
       // space to trim, blank) is left to the text path.
       if ((f & (FIELD_ESCAPED | FIELD_AFTER_QUOTE | FIELD_STRAY_QUOTE)) !== 0 || from === to || bytes[from]! <= 32 || bytes[to - 1]! <= 32) {
-        if (!this.#viaText(scanner, bytes, i, at)) return decline();
+        if (!this.#viaText(scanner, bytes, i, at)) return this.#decline();
         continue;
       }
       const length = to - from;
@@ -363,7 +365,7 @@ export class CopyRows {
             year < MIN_YEAR || year > MAX_YEAR || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) ||
             (i === this.#dobIndex && value > this.#todayNumber)
           ) {
-            if (!this.#viaText(scanner, bytes, i, at)) return decline();
+            if (!this.#viaText(scanner, bytes, i, at)) return this.#decline();
             continue;
           }
           this.#int32(4);
@@ -380,7 +382,7 @@ export class CopyRows {
             else value = value * 10 + d;
           }
           if (!ok) {
-            if (!this.#viaText(scanner, bytes, i, at)) return decline();
+            if (!this.#viaText(scanner, bytes, i, at)) return this.#decline();
             continue;
           }
           this.#int32(4);
@@ -393,7 +395,7 @@ export class CopyRows {
           const yes = (length === 1 && c === 121) || (length === 3 && c === 121 && (bytes[from + 1]! | 32) === 101 && (bytes[from + 2]! | 32) === 115);
           const no = (length === 1 && c === 110) || (length === 2 && c === 110 && (bytes[from + 1]! | 32) === 111);
           if (!yes && !no) {
-            if (!this.#viaText(scanner, bytes, i, at)) return decline();
+            if (!this.#viaText(scanner, bytes, i, at)) return this.#decline();
             continue;
           }
           this.#int32(1);
@@ -409,7 +411,7 @@ export class CopyRows {
             numbers[i] = 0;
             continue;
           }
-          if (!this.#viaText(scanner, bytes, i, at)) return decline();
+          if (!this.#viaText(scanner, bytes, i, at)) return this.#decline();
           continue;
         }
         case Kind.Uprn: {
@@ -419,7 +421,7 @@ export class CopyRows {
             if (d < 0 || d > 9) ok = false;
           }
           if (!ok) {
-            if (!this.#viaText(scanner, bytes, i, at)) return decline();
+            if (!this.#viaText(scanner, bytes, i, at)) return this.#decline();
             continue;
           }
           this.#field(bytes, from, to);
@@ -430,7 +432,7 @@ export class CopyRows {
           const codes = this.#codeSets[i]!;
           const k = codes.match(bytes, from, to);
           if (k < 0) {
-            if (!this.#viaText(scanner, bytes, i, at)) return decline();
+            if (!this.#viaText(scanner, bytes, i, at)) return this.#decline();
             continue;
           }
           const code = codes.bytes(k);
@@ -447,7 +449,7 @@ export class CopyRows {
             }
           }
           if (!ascii) {
-            if (!this.#viaText(scanner, bytes, i, at)) return decline();
+            if (!this.#viaText(scanner, bytes, i, at)) return this.#decline();
             continue;
           }
           this.#int32(length);
@@ -459,11 +461,11 @@ export class CopyRows {
           continue;
         }
         default:
-          if (!this.#viaText(scanner, bytes, i, at)) return decline();
+          if (!this.#viaText(scanner, bytes, i, at)) return this.#decline();
           continue;
       }
     }
-    if (!this.#check(numbers)) return decline();
+    if (!this.#check(numbers)) return this.#decline();
     // The id last: a declined row must not count as seen. An id the text path read (to trim
     // or recode it) is told as that text; a plain one as its bytes, or as text when not ASCII.
     if (this.#recordIdValue !== undefined) this.#onRecordId.text(this.#recordIdValue);

@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { createHash, type Hash } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
 import { CsvByteScanner, CsvChunker, CsvSyntaxError, type RecordHandler } from './csv-scanner.ts';
@@ -72,45 +73,55 @@ function encodingFailure(opts: CsvReadOptions, from: number, to: number, cause?:
 /**
  * The file's content as chunks of valid UTF-8 bytes (a byte-order mark dropped; windows-1252
  * converted), refusing binary content and bytes that are not valid in the declared encoding, so
- * nothing is silently garbled on the way in. Each chunk ends on a character boundary.
+ * nothing is silently garbled on the way in. Each chunk ends on a character boundary, and is
+ * valid only until the next is asked for: the file is read into one reused buffer, so reading
+ * allocates nothing per chunk (fresh buffers per chunk let V8's heap grow with the file).
  */
 export async function* readUtf8Chunks(path: string, opts: CsvReadOptions): AsyncGenerator<Buffer> {
   const decoder = opts.encoding === 'utf-8' ? undefined : new TextDecoder(opts.encoding, { fatal: true });
   let offset = 0;
   let first = true;
   let tail: Buffer | undefined;
-  for await (const raw of createReadStream(path, { highWaterMark: CHUNK_BYTES })) {
-    let chunk = raw as Buffer;
-    opts.hash?.update(chunk);
-    if (first) {
-      const binary = describeBinary(chunk.subarray(0, 8192));
-      if (binary) throw binaryFailure(opts, binary);
-    }
-    // A NUL anywhere (not only in the first 8 KB checked above): PostgreSQL text cannot hold one,
-    // so it failed the COPY as an internal error instead of refusing the file.
-    const nul = chunk.indexOf(0);
-    if (nul >= 0) throw binaryFailure(opts, `contains binary data (a NUL byte at byte ${offset + nul}), not CSV text`);
-    const chunkOffset = offset;
-    offset += chunk.length;
-    if (decoder) {
-      let text: string;
-      try {
-        text = decoder.decode(chunk, { stream: true });
-      } catch (error) {
-        throw encodingFailure(opts, chunkOffset, offset, error);
+  const handle = await open(path, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, CHUNK_BYTES, null);
+      if (bytesRead === 0) break;
+      let chunk = buffer.subarray(0, bytesRead);
+      opts.hash?.update(chunk);
+      if (first) {
+        const binary = describeBinary(chunk.subarray(0, 8192));
+        if (binary) throw binaryFailure(opts, binary);
       }
+      // A NUL anywhere (not only in the first 8 KB checked above): PostgreSQL text cannot hold one,
+      // so it failed the COPY as an internal error instead of refusing the file.
+      const nul = chunk.indexOf(0);
+      if (nul >= 0) throw binaryFailure(opts, `contains binary data (a NUL byte at byte ${offset + nul}), not CSV text`);
+      const chunkOffset = offset;
+      offset += chunk.length;
+      if (decoder) {
+        let text: string;
+        try {
+          text = decoder.decode(chunk, { stream: true });
+        } catch (error) {
+          throw encodingFailure(opts, chunkOffset, offset, error);
+        }
+        first = false;
+        if (text !== '') yield Buffer.from(text, 'utf8');
+        continue;
+      }
+      if (first && chunk.length >= 3 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) chunk = chunk.subarray(3);
       first = false;
-      if (text !== '') yield Buffer.from(text, 'utf8');
-      continue;
+      if (tail) chunk = Buffer.concat([tail, chunk]);
+      const complete = completeUtf8Length(chunk);
+      tail = complete < chunk.length ? Buffer.from(chunk.subarray(complete)) : undefined;
+      const whole = complete < chunk.length ? chunk.subarray(0, complete) : chunk;
+      if (!isUtf8(whole)) throw encodingFailure(opts, chunkOffset, offset);
+      if (whole.length > 0) yield whole;
     }
-    if (first && chunk.length >= 3 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) chunk = chunk.subarray(3);
-    first = false;
-    if (tail) chunk = Buffer.concat([tail, chunk]);
-    const complete = completeUtf8Length(chunk);
-    tail = complete < chunk.length ? Buffer.from(chunk.subarray(complete)) : undefined;
-    const whole = complete < chunk.length ? chunk.subarray(0, complete) : chunk;
-    if (!isUtf8(whole)) throw encodingFailure(opts, chunkOffset, offset);
-    if (whole.length > 0) yield whole;
+  } finally {
+    await handle.close();
   }
   if (tail) throw encodingFailure(opts, offset - tail.length, offset);
   if (decoder) {

@@ -231,11 +231,14 @@ export class CsvByteScanner {
 
 /**
  * Feeds a stream of byte chunks to a scanner, carrying each chunk's incomplete last record to
- * the front of the next, so records may cross chunk boundaries freely.
+ * the front of the next, so records may cross chunk boundaries freely. The carry lives in one
+ * reused buffer (grown only for a record longer than any before), so feeding allocates nothing
+ * per chunk; the caller may reuse a chunk's memory once `push` returns.
  */
 export class CsvChunker {
   readonly scanner: CsvByteScanner;
-  #carry: Uint8Array | undefined;
+  #work = Buffer.allocUnsafe(0);
+  #carried = 0;
 
   constructor(scanner: CsvByteScanner) {
     this.scanner = scanner;
@@ -243,14 +246,30 @@ export class CsvChunker {
 
   /** Scan the next chunk (`final` for the last one); records go to `onRecord`. */
   push(chunk: Uint8Array, final: boolean, onRecord: RecordHandler): void {
-    const bytes = this.#carry ? Buffer.concat([this.#carry, chunk]) : chunk;
+    let bytes: Uint8Array = chunk;
+    if (this.#carried > 0) {
+      const length = this.#carried + chunk.length;
+      if (this.#work.length < length) {
+        const grown = Buffer.allocUnsafe(Math.max(length, this.#work.length * 2));
+        this.#work.copy(grown, 0, 0, this.#carried);
+        this.#work = grown;
+      }
+      this.#work.set(chunk, this.#carried);
+      bytes = this.#work.subarray(0, length);
+    }
     const consumed = this.scanner.scan(bytes, final, onRecord);
-    // Copy the carry: the caller may reuse the chunk's memory.
-    this.#carry = consumed < bytes.length ? Uint8Array.prototype.slice.call(bytes, consumed) : undefined;
+    const rest = bytes.length - consumed;
+    if (rest > 0) {
+      if (this.#work.length < rest) this.#work = Buffer.allocUnsafe(Math.max(rest, 2 * chunk.length));
+      // copyWithin when the rest is already in the work buffer (it may overlap its new place).
+      if (bytes === chunk) this.#work.set(chunk.subarray(consumed), 0);
+      else this.#work.copyWithin(0, consumed, bytes.length);
+    }
+    this.#carried = rest;
   }
 
   /** No more chunks. */
   end(onRecord: RecordHandler): void {
-    if (this.#carry) this.push(new Uint8Array(0), true, onRecord);
+    if (this.#carried > 0) this.push(new Uint8Array(0), true, onRecord);
   }
 }

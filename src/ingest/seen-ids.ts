@@ -2,7 +2,7 @@
  * A fixed-size Bloom filter over the record_ids of one file: it answers "certainly new" or
  * "perhaps seen before". Exact duplicate detection then only has to look at the few "perhaps"
  * ids (in SQL), instead of holding every id in memory (which grows with the file) or grouping the
- * whole file in the database (which measured 3.4 s for 1.2M rows). Memory stays 16 MB at any scale.
+ * whole file in the database (which measured 3.4 s for 1.2M rows). Memory stays at most 16 MB at any scale.
  *
  * Blocked: all of an id's bits lie in one 64-byte block, so adding an id costs one cache miss
  * rather than one per bit (six misses per id measured 1.5 s of a 9 s ingest at bench scale).
@@ -25,8 +25,9 @@ export class SeenIds {
   /**
    * A filter sized for a file of `bytes`: between 1 and 2 bits per byte of file, so about 25 bits
    * per id for the extracts' rows of 100-150 bytes and at least 12 for a 48-byte row, between
-   * 2^20 and 2^27 bits. A filter no larger than needed stays in cache (2^27 bits measured twice
-   * as slow per id as 2^25).
+   * 2^20 and 2^27 bits (16 MB, about 26 bits per id for 5M attendance rows: a handful of
+   * candidates for the SQL check, where 2^26 bits gave 50,000 and a heap holding them). A filter
+   * no larger than needed stays in cache (2^27 bits measured twice as slow per id as 2^25).
    */
   static forFileOf(bytes: number): SeenIds {
     return new SeenIds({ log2Bits: Math.min(27, Math.max(20, Math.floor(Math.log2(Math.max(bytes, 1) / 4)))) });
