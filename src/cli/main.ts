@@ -111,7 +111,23 @@ or too many rows are rejected; the database is then left as it was.`,
       report(await runIngest({ ...flags(), source, file, ...o }), flags());
     });
 
-  program.command('match').description('link records into people and families (not built yet)').action(notBuilt('match', 'the record linkage stage'));
+  program
+    .command('match')
+    .description('link the person records of the current extracts into people (families not built yet)')
+    .option('--threshold <p>', 'match probability at or above which a scored pair is a link', fraction, 0.5)
+    .addHelpText(
+      'after',
+      `
+Deterministic links first (one source's records with the same person id), then the unsupervised
+Fellegi-Sunter model over candidate pairs from several blocking rules. Links never join two
+different person ids of one source, or dates of birth that cannot be one date mistyped. People keep
+their person_id from run to run; merges and splits are recorded in core.person_change. Pairs with
+probability 0.2-0.8 go to the clerical review queue. One transaction: a failure changes nothing.`,
+    )
+    .action(async (o: { threshold: number }) => {
+      const { runMatch } = await import('../link/command.ts');
+      report(await runMatch({ ...flags(), threshold: o.threshold }), flags());
+    });
   program
     .command('evaluate')
     .description('identification and outcome results, with evidence (not built yet)')

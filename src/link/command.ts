@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { CommandReport } from '../cli/output.ts';
 import { UsageError } from '../errors.ts';
+import { withRun, type CommonOptions } from '../run/context.ts';
 import { evaluateFebrl, readFebrl, type LinkageEvaluation } from './febrl.ts';
 
 /** FEBRL files shipped with the project (public synthetic benchmark data, see their README). */
@@ -54,4 +55,27 @@ export async function runLinkageEval(opts: { febrl?: string; synth?: string; thr
   }
   lines.push('targets (benchmarks.md): FEBRL4 F1 >= 0.999 (Splink 0.9992 at weight 0), FEBRL1 F1 >= 0.99, synthetic person-pair F1 >= 0.995');
   return { exitCode: 0, lines, json };
+}
+
+export interface MatchCommandOptions extends CommonOptions {
+  threshold?: number;
+}
+
+/** `tfclaims match`: link the current extracts' person records into people, as one run (one transaction). */
+export async function runMatch(opts: MatchCommandOptions): Promise<CommandReport> {
+  const { matchPeople } = await import('./stage.ts');
+  const outcome = await withRun('match', { threshold: opts.threshold ?? null }, opts, async (ctx) => {
+    const summary = await ctx.db.transaction((session) => matchPeople(session, ctx, opts.threshold === undefined ? {} : { threshold: opts.threshold }));
+    return { summary, exitCode: 0 };
+  });
+  const s = outcome.summary;
+  const refused = Object.entries(s.refusedLinks).map(([why, n]) => `${n} (${why})`).join(', ') || 'none';
+  const lines = [
+    `match: ${s.records} person records (${s.profiles} distinct profiles) linked into ${s.persons} people (${s.newPersons} new)`,
+    `  ${s.candidatePairs} candidate pairs scored${s.modelTrained ? '' : ' (too few to train the model: deterministic links only)'}; ` +
+      `${s.deterministicLinks} deterministic and ${s.probabilisticLinks} probabilistic links; refused: ${refused}`,
+    `  ${s.reviewQueue} pairs await clerical review; ${s.reviewDecisionsApplied} earlier decisions applied; ${s.merges} merges and ${s.splits} splits of earlier people`,
+    `run #${outcome.runId}; log: ${outcome.logFile}`,
+  ];
+  return { exitCode: outcome.exitCode, lines, json: { runId: outcome.runId, ...s } };
 }

@@ -8,6 +8,7 @@ import { SOURCE_COLUMNS, type SourceName } from '../ingest/sources.ts';
 import { dateComparison, exactComparison, nameComparison } from './comparisons.ts';
 import { blockOn, evaluateLinkage, type LinkageEvaluation } from './evaluate.ts';
 import type { BlockingRule, Comparison, LinkRecord } from './model.ts';
+import { toLinkRecord } from './records.ts';
 
 /**
  * A first cut of person linkage over council extracts, scored against `tfclaims synth`'s
@@ -20,10 +21,6 @@ const PERSON_SOURCES: SourceName[] = ['attendance', 'offending', 'employment', '
 export interface CouncilRecord extends LinkRecord {
   source: string;
   recordId: string;
-}
-
-function normaliseName(value: string | undefined): string {
-  return (value ?? '').toLowerCase().normalize('NFKD').replace(/[\u0300-\u036f]/g, '').replace(/[^a-z' -]/g, '').replace(/\s+/g, ' ').trim();
 }
 
 /**
@@ -44,17 +41,18 @@ export async function readCouncilRecords(dir: string): Promise<CouncilRecord[]> 
     for (const row of rows) {
       const dob = parseDate(at(row, 'dob'), mapping?.date_format ?? 'auto');
       const sex = at(row, 'sex');
-      const address = at(row, 'address').toLowerCase();
       out.push({
         source: extract.source,
         recordId: at(row, 'record_id'),
-        forename: normaliseName(at(row, 'forename')),
-        surname: normaliseName(at(row, 'surname')),
-        dob: dob.ok ? dob.iso.replace(/-/g, '') : '',
-        sex: (sexValues.get(sex.toLowerCase()) ?? sex).toUpperCase(),
-        postcode: at(row, 'postcode').toUpperCase().replace(/\s+/g, ''),
-        uprn: at(row, 'uprn'),
-        houseNumber: /(?:^|[\s,/])(\d+)[a-z]?\s+[a-z]/.exec(address)?.[1] ?? '',
+        ...toLinkRecord({
+          forename: at(row, 'forename'),
+          surname: at(row, 'surname'),
+          dob: dob.ok ? dob.iso : '',
+          sex: sexValues.get(sex.toLowerCase()) ?? sex,
+          address: at(row, 'address'),
+          postcode: at(row, 'postcode'),
+          uprn: at(row, 'uprn'),
+        }),
       });
     }
   }

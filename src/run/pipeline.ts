@@ -17,7 +17,11 @@ export interface RunPipelineOptions extends CommonOptions {
 
 /** Stages after ingest, in order, with the issue that builds each. Reported, never faked. */
 export const LATER_STAGES = [
-  { stage: 'match', does: 'link records into people and families', status: 'not built yet' },
+  {
+    stage: 'match',
+    does: 'people are linked by `tfclaims match`, run after this; families are not built yet',
+    status: 'not part of run yet',
+  },
   { stage: 'evaluate', does: 'identification and outcomes as of the reference date', status: 'not built yet' },
   { stage: 'claim', does: 'claim draft for the window', status: 'not built yet' },
 ] as const;

@@ -166,7 +166,6 @@ const USAGE_ERRORS: [string, string[], RegExp][] = [
 ];
 
 const NOT_BUILT: [string[], string][] = [
-  [['match'], 'match'],
   [['evaluate', '--as-of', '2026-10-31'], 'evaluate'],
   [['explain', '--case-ref', 'EH-1'], 'explain'],
   [['claim', 'draft', '--window', '2026-Q3', '--as-of', '2026-10-31', '--out', 'out'], 'claim draft'],
@@ -188,7 +187,7 @@ describe('usage errors and commands not built yet', () => {
       cli(['ingest', 'offending', 'x.csv', '--bogus']),
       cli(['ingest', 'offending']),
       cli(['claim', 'draft', '--as-of', '2026-10-31']),
-      cli(['match', '--quiet']),
+      cli(['evaluate', '--as-of', '2026-10-31', '--quiet']),
     ]);
     for (const r of [unknown, missing, nested]) {
       expect(r.code, r.stderr).toBe(2);
@@ -197,7 +196,7 @@ describe('usage errors and commands not built yet', () => {
     expect(unknown.stderr).toBe("error: unknown option '--bogus'\n(run with --help for usage)\n");
     expect(missing.stderr).toBe("error: missing required argument 'file'\n(run with --help for usage)\n");
     expect(nested.stderr).toBe("error: required option '--window <id>' not specified\n(run with --help for usage)\n");
-    expectNotBuilt(notBuilt, 'match');
+    expectNotBuilt(notBuilt, 'evaluate');
   });
 
   it.each(USAGE_ERRORS)('%s exits 2', async (_name, args, message) => {
@@ -272,7 +271,7 @@ describe(`ingest and run on ${mainBackend()}`, () => {
     const quietJson = await cli([...opts(), '--quiet', '--json', 'db', 'migrate']);
     expect(quietJson.code).toBe(0);
     expect(quietJson.stderr).toBe('');
-    expect(JSON.parse(quietJson.stdout)).toMatchObject({ applied: [], current: 1, process: { peakRssMb: expect.any(Number) } });
+    expect(JSON.parse(quietJson.stdout)).toMatchObject({ applied: [], current: 2, process: { peakRssMb: expect.any(Number) } });
 
     const failing = await mainInProcess([...opts(), '--quiet', 'ingest', 'offences', file]);
     expect(failing.code).toBe(2);
@@ -289,8 +288,13 @@ describe(`ingest and run on ${mainBackend()}`, () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/offending +\S+offending\.csv: file #\d+, 2 of 2 rows loaded, 0 rejected/);
     expect(result.stderr).toMatch(/employment +\S+employment\.csv: file #\d+, 1 of 1 rows loaded, 0 rejected/);
-    for (const stage of ['match', 'evaluate', 'claim']) expect(result.stderr).toMatch(new RegExp(`^${stage}: not built yet \\(`, 'm'));
+    expect(result.stderr).toMatch(/^match: not part of run yet \(people are linked by `tfclaims match`/m);
+    for (const stage of ['evaluate', 'claim']) expect(result.stderr).toMatch(new RegExp(`^${stage}: not built yet \\(`, 'm'));
     expect(result.stderr).toMatch(/^run #\d+ finished; outputs in /m);
+    // Linking people is its own command for now: it links what the run loaded.
+    const matched = await cli([...opts(), 'match']);
+    expect(matched.code, matched.stderr).toBe(0);
+    expect(matched.stderr).toMatch(/^match: 3 person records \(\d+ distinct profiles\) linked into \d+ people \(\d+ new\)$/m);
 
     // Again with --json: the same files are recognised (nothing loaded twice), stages in the summary.
     const again = await cli([...opts(), '--json', '--quiet', 'run', '--extracts', extracts, '--as-of', '2026-10-31', '--window', '2026-Q3', '--out', out]);
@@ -301,7 +305,7 @@ describe(`ingest and run on ${mainBackend()}`, () => {
       asOf: '2026-10-31',
       window: '2026-Q3',
       stages: [
-        { stage: 'match', status: 'not built yet' },
+        { stage: 'match', status: 'not part of run yet' },
         { stage: 'evaluate', status: 'not built yet' },
         { stage: 'claim', status: 'not built yet' },
       ],

@@ -1,0 +1,123 @@
+/**
+ * People as connected components of linked records, guarded against chaining: a link is refused
+ * when it would put into one person two records of one source with different person ids, two
+ * dates of birth that cannot be the same date mistyped, or two records a reviewer said are
+ * different people. Links are taken strongest first, so a weak link cannot bridge two people
+ * that strong links have already formed. Pure logic: no database.
+ */
+
+/** What clustering needs to know of a profile (a group of identical source records). */
+export interface ClusterMember {
+  source: string;
+  /** The source system's person id; '' when blank. */
+  personRef: string;
+  /** Date of birth as YYYYMMDD; '' when missing. */
+  dob: string;
+}
+
+/** A link to consider: two members (indexes), why, and how strong (higher is taken first). */
+export interface CandidateLink {
+  a: number;
+  b: number;
+  kind: 'review' | 'deterministic' | 'probabilistic';
+  weight: number;
+}
+
+/** Why a link was refused (for the evidence). */
+export type Refusal = 'different person ids in one source' | 'irreconcilable dates of birth' | 'a reviewer decided different people';
+
+/** Whether two dates of birth could be one date recorded with an error: equal, day and month transposed, or one character apart. */
+export function datesReconcilable(a: string, b: string): boolean {
+  if (a === '' || b === '' || a === b) return true;
+  if (a.length === 8 && b.length === 8 && `${a.slice(0, 4)}${a.slice(6, 8)}${a.slice(4, 6)}` === b) return true;
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) diff++;
+  if (diff <= 1) return true;
+  // Two adjacent characters swapped (1987 / 1978).
+  for (let i = 0; i + 1 < a.length; i++) {
+    if (a[i] !== b[i]) return diff === 2 && a[i] === b[i + 1] && a[i + 1] === b[i];
+  }
+  return false;
+}
+
+interface Group {
+  /** Person id per source ('' never stored). */
+  refs: Map<string, string>;
+  dobs: Set<string>;
+  /** Members a reviewer said are different from some member of this group. */
+  forbidden: number[];
+}
+
+/**
+ * Cluster `members` by `links`, strongest first (review decisions, then deterministic links,
+ * then probabilistic links by weight). `different` lists member pairs a reviewer said are
+ * different people. Returns each member's cluster (the smallest member index in it) and, per
+ * link in input order, undefined when taken or why it was refused.
+ */
+export function clusterMembers(
+  members: readonly ClusterMember[],
+  links: readonly CandidateLink[],
+  different: readonly [number, number][] = [],
+): { clusterOf: Int32Array; refused: (Refusal | undefined)[] } {
+  const parent = Int32Array.from(members, (_, i) => i);
+  const find = (i: number): number => {
+    while (parent[i] !== i) {
+      parent[i] = parent[parent[i]!]!;
+      i = parent[i]!;
+    }
+    return i;
+  };
+  const groups = new Map<number, Group>();
+  const groupOf = (root: number): Group => {
+    let g = groups.get(root);
+    if (!g) {
+      const m = members[root]!;
+      g = { refs: new Map(m.personRef ? [[m.source, m.personRef]] : []), dobs: new Set(m.dob ? [m.dob] : []), forbidden: [] };
+      groups.set(root, g);
+    }
+    return g;
+  };
+  for (const [a, b] of different) {
+    groupOf(find(a)).forbidden.push(b);
+    groupOf(find(b)).forbidden.push(a);
+  }
+  const rank = { review: 0, deterministic: 1, probabilistic: 2 } as const;
+  const order = links.map((_, i) => i).sort((x, y) => rank[links[x]!.kind] - rank[links[y]!.kind] || links[y]!.weight - links[x]!.weight || x - y);
+  const refused: (Refusal | undefined)[] = links.map(() => undefined);
+  for (const index of order) {
+    const link = links[index]!;
+    const ra = find(link.a);
+    const rb = find(link.b);
+    if (ra === rb) continue;
+    const ga = groupOf(ra);
+    const gb = groupOf(rb);
+    let why: Refusal | undefined;
+    for (const [source, ref] of gb.refs) {
+      const other = ga.refs.get(source);
+      if (other !== undefined && other !== ref) why = 'different person ids in one source';
+    }
+    if (!why) {
+      outer: for (const x of ga.dobs) for (const y of gb.dobs) if (!datesReconcilable(x, y)) {
+        why = 'irreconcilable dates of birth';
+        break outer;
+      }
+    }
+    if (!why && (ga.forbidden.some((m) => find(m) === rb) || gb.forbidden.some((m) => find(m) === ra))) why = 'a reviewer decided different people';
+    if (why) {
+      refused[index] = why;
+      continue;
+    }
+    // Union into the smaller index, so a cluster's id is its smallest member.
+    const [keep, drop] = ra < rb ? [ra, rb] : [rb, ra];
+    const gk = keep === ra ? ga : gb;
+    const gd = keep === ra ? gb : ga;
+    parent[drop] = keep;
+    for (const [source, ref] of gd.refs) gk.refs.set(source, ref);
+    for (const d of gd.dobs) gk.dobs.add(d);
+    gk.forbidden.push(...gd.forbidden);
+    groups.delete(drop);
+  }
+  const clusterOf = Int32Array.from(members, (_, i) => find(i));
+  return { clusterOf, refused };
+}

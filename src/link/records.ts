@@ -1,0 +1,41 @@
+import type { LinkRecord } from './model.ts';
+
+/**
+ * Person records in the form linkage compares them: names without accents, case or punctuation,
+ * dates as YYYYMMDD, postcodes without spaces, the house number pulled out of the address. One
+ * definition, used by the match stage (over `raw.*`) and by linkage-eval (over extract files).
+ */
+
+/** The person columns every person extract carries, as loaded (missing values null or ''). */
+export interface PersonColumns {
+  forename: string | null;
+  surname: string | null;
+  /** ISO `YYYY-MM-DD`. */
+  dob: string | null;
+  sex: string | null;
+  address: string | null;
+  postcode: string | null;
+  uprn: string | null;
+}
+
+export function normaliseName(value: string | null | undefined): string {
+  return (value ?? '').toLowerCase().normalize('NFKD').replace(/[\u0300-\u036f]/g, '').replace(/[^a-z' -]/g, '').replace(/\s+/g, ' ').trim();
+}
+
+/** The house number of an address line such as `12 High Street` or `Flat 3, 82 Main Road` (the building's number). */
+export function houseNumber(address: string | null | undefined): string {
+  return /(?:^|[\s,/])(\d+)[a-z]?\s+[a-z]/.exec((address ?? '').toLowerCase())?.[1] ?? '';
+}
+
+/** A person record as linkage compares it. */
+export function toLinkRecord(p: PersonColumns): LinkRecord {
+  return {
+    forename: normaliseName(p.forename),
+    surname: normaliseName(p.surname),
+    dob: (p.dob ?? '').replace(/-/g, ''),
+    sex: (p.sex ?? '').toUpperCase(),
+    postcode: (p.postcode ?? '').toUpperCase().replace(/\s+/g, ''),
+    uprn: (p.uprn ?? '').trim(),
+    houseNumber: houseNumber(p.address),
+  };
+}

@@ -1,0 +1,300 @@
+import { sql } from 'kysely';
+import type { DbSession } from '../db/index.ts';
+import type { RunContext } from '../run/context.ts';
+import { clusterMembers, type CandidateLink, type ClusterMember } from './clusters.ts';
+import { candidatePairs, gammaOf, scorePair, trainModel, type Gamma, type LinkModel, type LinkRecord } from './model.ts';
+import { toLinkRecord } from './records.ts';
+import { assignStableIds } from './stable-ids.ts';
+import { COUNCIL_BLOCKING, COUNCIL_COMPARISONS, COUNCIL_SESSIONS } from './synthetic.ts';
+
+/**
+ * The match stage: link the person records of the current extracts (`raw.*` rows of files not
+ * superseded) into people, in one transaction.
+ *
+ * 1. Records identical in every linkage field (a pupil's rows term after term) form one profile.
+ * 2. Deterministic links: profiles of one source with the same person id.
+ * 3. Probabilistic links: the council model (OR-ed blocking, comparison levels, u from random
+ *    pairs, m by EM in training sessions) scores candidate pairs; a pair at or above the
+ *    threshold is a link, and pairs in the review band go to the clerical review queue.
+ * 4. Clerical decisions: `same` is a link, `different` forbids one; every run obeys them.
+ * 5. Clusters, guarded against chaining (see clusters.ts), become people with stable ids
+ *    (stable-ids.ts); merges and splits are recorded.
+ */
+
+export const PERSON_SOURCES = ['attendance', 'offending', 'employment', 'social_care', 'attachments'] as const;
+
+export interface MatchOptions {
+  /** Probability at or above which a scored pair is a link (default 0.5). */
+  threshold?: number;
+  /** Pairs with probability in [reviewLow, reviewHigh) go to the review queue (default 0.2-0.8). */
+  reviewLow?: number;
+  reviewHigh?: number;
+}
+
+/** What the stage did (counts only: safe to print and log). */
+export interface MatchSummary {
+  records: number;
+  profiles: number;
+  candidatePairs: number;
+  candidatesByRule: Record<string, number>;
+  deterministicLinks: number;
+  probabilisticLinks: number;
+  reviewDecisionsApplied: number;
+  refusedLinks: Record<string, number>;
+  reviewQueue: number;
+  persons: number;
+  newPersons: number;
+  merges: number;
+  splits: number;
+  storedPairs: number;
+  modelTrained: boolean;
+}
+
+/** Pairs below this probability are counted but not stored (explain-match recomputes any pair). */
+const STORE_PAIRS_FROM = 0.01;
+
+interface LoadedRecord {
+  source: string;
+  record_id: string;
+  person_ref: string | null;
+  forename: string | null;
+  surname: string | null;
+  dob: string | null;
+  sex: string | null;
+  address: string | null;
+  postcode: string | null;
+  uprn: string | null;
+}
+
+/** The person records of every current extract, in a fixed order. */
+export async function loadCurrentPersonRecords(session: DbSession): Promise<LoadedRecord[]> {
+  const selects = PERSON_SOURCES.map(
+    (source) =>
+      `SELECT '${source}'::text AS source, r.record_id, r.person_ref, r.forename, r.surname, to_char(r.dob, 'YYYY-MM-DD') AS dob, r.sex, r.address, r.postcode, r.uprn
+       FROM raw.${source} r JOIN audit.current_file c ON c.file_id = r.file_id`,
+  );
+  const { rows } = await sql<LoadedRecord>`${sql.raw(selects.join('\nUNION ALL\n'))} ORDER BY 1, 2`.execute(session.kysely);
+  return rows;
+}
+
+const recordKey = (source: string, recordId: string) => `${source}|${recordId}`;
+
+interface Profile extends LinkRecord {
+  source: string;
+  personRef: string;
+}
+
+/** Group records identical in every linkage field (and source and person id) into profiles. */
+export function profilesOf(records: readonly LoadedRecord[]): { profiles: Profile[]; recordsOf: string[][] } {
+  const index = new Map<string, number>();
+  const profiles: Profile[] = [];
+  const recordsOf: string[][] = [];
+  for (const r of records) {
+    const link = toLinkRecord(r);
+    const personRef = (r.person_ref ?? '').trim();
+    const key = [r.source, personRef, link.forename, link.surname, link.dob, link.sex, link.postcode, link.uprn, link.houseNumber].join('\u0001');
+    let at = index.get(key);
+    if (at === undefined) {
+      at = profiles.length;
+      index.set(key, at);
+      profiles.push({ ...link, source: r.source, personRef });
+      recordsOf.push([]);
+    }
+    recordsOf[at]!.push(recordKey(r.source, r.record_id));
+  }
+  return { profiles, recordsOf };
+}
+
+/** Scored pairs of profiles: the model (undefined when too few pairs to train), the pairs, their gammas and scores. */
+function scoreProfiles(profiles: readonly Profile[]) {
+  const { pairs, byRule } = candidatePairs(COUNCIL_BLOCKING, profiles, profiles, { dedupe: true, maxBlockSize: 20_000 });
+  const gammas: Gamma[] = pairs.map(([i, j]) => gammaOf(COUNCIL_COMPARISONS, profiles[i]!, profiles[j]!));
+  let model: LinkModel | undefined;
+  try {
+    model = trainModel(COUNCIL_COMPARISONS, profiles, profiles, gammas, { dedupe: true, sessions: COUNCIL_SESSIONS });
+  } catch {
+    // Too few candidate pairs for some training session: no probabilistic links this run.
+    model = undefined;
+  }
+  const scores = model ? gammas.map((g) => scorePair(model, g)) : [];
+  return { model, pairs, byRule, gammas, scores };
+}
+
+/** Run the match stage inside the caller's transaction. */
+export async function matchPeople(session: DbSession, ctx: RunContext, opts: MatchOptions = {}): Promise<MatchSummary> {
+  const threshold = opts.threshold ?? 0.5;
+  const reviewLow = opts.reviewLow ?? 0.2;
+  const reviewHigh = opts.reviewHigh ?? 0.8;
+  const log = ctx.logger.child({ stage: 'match' });
+  const k = session.kysely;
+  await sql`SELECT pg_advisory_xact_lock(7425114100)`.execute(k);
+
+  const records = await loadCurrentPersonRecords(session);
+  const { profiles, recordsOf } = profilesOf(records);
+  log.info({ records: records.length, profiles: profiles.length }, 'records loaded');
+  ctx.progress.say(`match: scoring candidate pairs of ${profiles.length} profiles`);
+  const { model, pairs, byRule, gammas, scores } = scoreProfiles(profiles);
+
+  // Where each record key lives (profile index), for review decisions.
+  const profileOfRecord = new Map<string, number>();
+  recordsOf.forEach((keys, p) => keys.forEach((key) => profileOfRecord.set(key, p)));
+  const decisions = await sql<{ source_a: string; record_a: string; source_b: string; record_b: string; decision: 'same' | 'different' }>`
+    SELECT DISTINCT ON (source_a, record_a, source_b, record_b) source_a, record_a, source_b, record_b, decision
+    FROM core.review_decision ORDER BY source_a, record_a, source_b, record_b, decision_id DESC`.execute(k);
+
+  const links: CandidateLink[] = [];
+  const linkOfPair = new Map<number, number>();
+  const different: [number, number][] = [];
+  let reviewDecisionsApplied = 0;
+  const decided = new Set<string>();
+  for (const d of decisions.rows) {
+    const a = profileOfRecord.get(recordKey(d.source_a, d.record_a));
+    const b = profileOfRecord.get(recordKey(d.source_b, d.record_b));
+    if (a === undefined || b === undefined || a === b) continue;
+    reviewDecisionsApplied++;
+    decided.add(`${Math.min(a, b)}|${Math.max(a, b)}`);
+    if (d.decision === 'same') links.push({ a, b, kind: 'review', weight: Number.POSITIVE_INFINITY });
+    else different.push([a, b]);
+  }
+  // Profiles of one source with one person id are one person (subject to the guards).
+  const firstWithRef = new Map<string, number>();
+  let deterministicLinks = 0;
+  profiles.forEach((p, i) => {
+    if (p.personRef === '') return;
+    const key = `${p.source}|${p.personRef}`;
+    const first = firstWithRef.get(key);
+    if (first === undefined) firstWithRef.set(key, i);
+    else {
+      links.push({ a: first, b: i, kind: 'deterministic', weight: Number.POSITIVE_INFINITY });
+      deterministicLinks++;
+    }
+  });
+  let probabilisticLinks = 0;
+  pairs.forEach(([a, b], n) => {
+    const score = scores[n];
+    if (!score || score.probability < threshold || decided.has(`${a}|${b}`)) return;
+    linkOfPair.set(n, links.length);
+    links.push({ a, b, kind: 'probabilistic', weight: score.weight });
+    probabilisticLinks++;
+  });
+  const members: ClusterMember[] = profiles.map((p) => ({ source: p.source, personRef: p.personRef, dob: p.dob! }));
+  const { clusterOf, refused } = clusterMembers(members, links, different);
+  const refusedLinks: Record<string, number> = {};
+  for (const why of refused) if (why) refusedLinks[why] = (refusedLinks[why] ?? 0) + 1;
+
+  // Clusters of record keys, in a fixed order (by their first profile).
+  const clusterIndex = new Map<number, number>();
+  const clusters: string[][] = [];
+  clusterOf.forEach((root, p) => {
+    let c = clusterIndex.get(root);
+    if (c === undefined) {
+      c = clusters.length;
+      clusterIndex.set(root, c);
+      clusters.push([]);
+    }
+    clusters[c]!.push(...recordsOf[p]!);
+  });
+  const previousRows = await sql<{ source: string; record_id: string; person_id: number }>`
+    SELECT source, record_id, person_id::int AS person_id FROM core.person_record`.execute(k);
+  const previous = new Map(previousRows.rows.map((r) => [recordKey(r.source, r.record_id), r.person_id]));
+  const { personIdOf, changes } = assignStableIds(clusters, previous);
+  const newClusters = personIdOf.flatMap((id, c) => (id === undefined ? [c] : []));
+  if (newClusters.length > 0) {
+    const ids = await sql<{ id: number }>`
+      SELECT nextval(pg_get_serial_sequence('core.person', 'person_id'))::int AS id FROM generate_series(1, ${newClusters.length})`.execute(k);
+    newClusters.forEach((c, n) => {
+      personIdOf[c] = ids.rows[n]!.id;
+    });
+    await batches(newClusters.map((c) => personIdOf[c]!), 10_000, async (batch) => {
+      await sql`INSERT INTO core.person (person_id, created_run) SELECT id, ${ctx.runId} FROM unnest(${batch}::bigint[]) AS id`.execute(k);
+    });
+  }
+
+  // Every current record's person, written only where it changed.
+  const assignments: { source: string; recordId: string; personId: number }[] = [];
+  clusters.forEach((keys, c) => {
+    for (const key of keys) {
+      const cut = key.indexOf('|');
+      assignments.push({ source: key.slice(0, cut), recordId: key.slice(cut + 1), personId: personIdOf[c]! });
+    }
+  });
+  const changed = assignments.filter((a) => previous.get(recordKey(a.source, a.recordId)) !== a.personId);
+  await batches(changed, 10_000, async (batch) => {
+    await sql`
+      INSERT INTO core.person_record (source, record_id, person_id, run_id)
+      SELECT s, r, p, ${ctx.runId} FROM unnest(${batch.map((a) => a.source)}::text[], ${batch.map((a) => a.recordId)}::text[], ${batch.map((a) => a.personId)}::bigint[]) AS t(s, r, p)
+      ON CONFLICT (source, record_id) DO UPDATE SET person_id = EXCLUDED.person_id, run_id = EXCLUDED.run_id`.execute(k);
+  });
+  for (const change of changes) {
+    const newId = typeof change.newPersonId === 'number' ? change.newPersonId : personIdOf[change.newPersonId.cluster]!;
+    await sql`
+      INSERT INTO core.person_change (run_id, kind, old_person_id, new_person_id, records, reason)
+      VALUES (${ctx.runId}, ${change.kind}, ${change.oldPersonId}, ${newId}, ${change.records}, ${change.reason})`.execute(k);
+  }
+
+  // The evidence: the model, and every pair scored at or above STORE_PAIRS_FROM.
+  await sql`
+    INSERT INTO core.link_model (run_id, model, records, profiles, candidate_pairs, pairs_by_rule, match_threshold, review_low, review_high)
+    VALUES (${ctx.runId}, ${JSON.stringify(model ?? null)}, ${records.length}, ${profiles.length}, ${pairs.length}, ${JSON.stringify(byRule)},
+            ${threshold}, ${reviewLow}, ${reviewHigh})`.execute(k);
+  const first = (p: number) => {
+    const key = recordsOf[p]![0]!;
+    const cut = key.indexOf('|');
+    return [key.slice(0, cut), key.slice(cut + 1)] as const;
+  };
+  let reviewQueue = 0;
+  const stored: { a: readonly [string, string]; b: readonly [string, string]; weight: number; probability: number; levels: string; contributions: string; outcome: string; reason: string | null }[] = [];
+  pairs.forEach(([a, b], n) => {
+    const score = scores[n];
+    if (!score || score.probability < STORE_PAIRS_FROM) return;
+    const link = linkOfPair.get(n);
+    const why = link === undefined ? undefined : refused[link];
+    const inBand = score.probability >= reviewLow && score.probability < reviewHigh && !decided.has(`${a}|${b}`);
+    if (inBand) reviewQueue++;
+    const outcome = why ? 'refused' : link !== undefined ? 'linked' : inBand ? 'review' : 'not linked';
+    stored.push({
+      a: first(a),
+      b: first(b),
+      weight: score.weight,
+      probability: score.probability,
+      levels: `{${Array.from(gammas[n]!).join(',')}}`,
+      contributions: `{${score.contributions.map((c) => c.toFixed(4)).join(',')}}`,
+      outcome,
+      reason: why ?? null,
+    });
+  });
+  await batches(stored, 5_000, async (batch) => {
+    await sql`
+      INSERT INTO core.link_pair (run_id, source_a, record_a, source_b, record_b, weight, probability, levels, contributions, outcome, reason)
+      SELECT ${ctx.runId}, sa, ra, sb, rb, w, p, l::smallint[], c::real[], o, why
+      FROM unnest(${batch.map((s) => s.a[0])}::text[], ${batch.map((s) => s.a[1])}::text[], ${batch.map((s) => s.b[0])}::text[], ${batch.map((s) => s.b[1])}::text[],
+                  ${batch.map((s) => s.weight)}::float8[], ${batch.map((s) => s.probability)}::float8[], ${batch.map((s) => s.levels)}::text[],
+                  ${batch.map((s) => s.contributions)}::text[], ${batch.map((s) => s.outcome)}::text[], ${batch.map((s) => s.reason)}::text[])
+        AS t(sa, ra, sb, rb, w, p, l, c, o, why)
+      ON CONFLICT DO NOTHING`.execute(k);
+  });
+
+  const summary: MatchSummary = {
+    records: records.length,
+    profiles: profiles.length,
+    candidatePairs: pairs.length,
+    candidatesByRule: byRule,
+    deterministicLinks,
+    probabilisticLinks,
+    reviewDecisionsApplied,
+    refusedLinks,
+    reviewQueue,
+    persons: clusters.length,
+    newPersons: newClusters.length,
+    merges: changes.filter((c) => c.kind === 'merge').length,
+    splits: changes.filter((c) => c.kind === 'split').length,
+    storedPairs: stored.length,
+    modelTrained: model !== undefined,
+  };
+  log.info(summary, 'people linked');
+  return summary;
+}
+
+async function batches<T>(items: readonly T[], size: number, fn: (batch: T[]) => Promise<void>): Promise<void> {
+  for (let i = 0; i < items.length; i += size) await fn(items.slice(i, i + size));
+}
