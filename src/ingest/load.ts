@@ -9,7 +9,7 @@ import { CopyRows } from './copy-rows.ts';
 import { hashFile, scanCsvFile } from './csv-reader.ts';
 import type { RecordHandler } from './csv-scanner.ts';
 import { resolveHeader, type HeaderLayout } from './header.ts';
-import type { LoadedMapping } from './mapping.ts';
+import { recodeMaps, type LoadedMapping } from './mapping.ts';
 import { RejectSpill, type RejectsCsv } from './rejects.ts';
 import { SeenIds } from './seen-ids.ts';
 import { columnNames, compileRowValidator, type RowProblem, type RowValidator, type SourceName } from './sources.ts';
@@ -164,10 +164,7 @@ export async function loadFileInTransaction(session: DbSession, file: ExtractFil
       });
     }
     const delimiter = mapping?.delimiter ?? ',';
-    const recode: Record<string, Map<string, string>> = {};
-    for (const [column, values] of Object.entries(mapping?.values ?? {})) {
-      recode[column] = new Map(Object.entries(values).map(([from, to]) => [from.trim().toLowerCase(), to]));
-    }
+    const recode = recodeMaps(mapping);
     const cellContext = { dateFormat: mapping?.date_format ?? 'auto', today: ctx.today } as const;
     const seen = SeenIds.forFileOf(size);
     const recordIdIndex = columns.indexOf('record_id');

@@ -40,6 +40,15 @@ export const ColumnMappingSchema = z
 
 export type ColumnMapping = z.infer<typeof ColumnMappingSchema>;
 
+/** The mapping's value recodes per canonical column, keyed by the given value trimmed and lower-cased (how cells are looked up). */
+export function recodeMaps(mapping: ColumnMapping | undefined): Record<string, Map<string, string>> {
+  const recode: Record<string, Map<string, string>> = {};
+  for (const [column, values] of Object.entries(mapping?.values ?? {})) {
+    recode[column] = new Map(Object.entries(values).map(([from, to]) => [from.trim().toLowerCase(), to]));
+  }
+  return recode;
+}
+
 /** A loaded mapping with where it came from and its hash (recorded with the file it loaded). */
 export interface LoadedMapping {
   path: string;

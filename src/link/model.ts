@@ -245,6 +245,11 @@ export interface TrainingSession {
   fix: string[];
 }
 
+/** The candidate pairs cannot train some comparison (too few pairs, or none agreeing on a session's fields). */
+export class ModelNotTrainableError extends Error {
+  override readonly name = 'ModelNotTrainableError';
+}
+
 /** m by sessions: each comparison takes its m from the first session that leaves it free. */
 function estimateMBySessions(
   comparisons: readonly Comparison[],
@@ -273,7 +278,7 @@ function estimateMBySessions(
     });
   }
   const missing = m.findIndex((x) => x === undefined);
-  if (missing >= 0) throw new Error(`no training session estimated comparison ${comparisons[missing]!.name}`);
+  if (missing >= 0) throw new ModelNotTrainableError(`no training session estimated comparison ${comparisons[missing]!.name}`);
   return { m: m as number[][], iterations, converged };
 }
 

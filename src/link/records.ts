@@ -1,3 +1,4 @@
+import type { SourceName } from '../ingest/sources.ts';
 import type { LinkRecord } from './model.ts';
 
 /**
@@ -5,6 +6,9 @@ import type { LinkRecord } from './model.ts';
  * dates as YYYYMMDD, postcodes without spaces, the house number pulled out of the address. One
  * definition, used by the match stage (over `raw.*`) and by linkage-eval (over extract files).
  */
+
+/** The extracts whose rows are about a person (evidence rows are about a family). */
+export const PERSON_SOURCES = ['attendance', 'offending', 'employment', 'social_care', 'attachments'] as const satisfies readonly SourceName[];
 
 /** The person columns every person extract carries, as loaded (missing values null or ''). */
 export interface PersonColumns {

@@ -2,10 +2,10 @@ import { sql } from 'kysely';
 import type { DbSession } from '../db/index.ts';
 import type { RunContext } from '../run/context.ts';
 import { clusterMembers, type CandidateLink, type ClusterMember } from './clusters.ts';
-import { candidatePairs, gammaOf, scorePair, trainModel, type Gamma, type LinkModel, type LinkRecord } from './model.ts';
-import { toLinkRecord } from './records.ts';
+import { ModelNotTrainableError, candidatePairs, gammaOf, scorePair, trainModel, type Gamma, type LinkModel, type LinkRecord } from './model.ts';
+import { PERSON_SOURCES, toLinkRecord, type PersonColumns } from './records.ts';
 import { assignStableIds } from './stable-ids.ts';
-import { COUNCIL_BLOCKING, COUNCIL_COMPARISONS, COUNCIL_SESSIONS } from './synthetic.ts';
+import { COUNCIL_BLOCKING, COUNCIL_COMPARISONS, COUNCIL_SESSIONS } from './council.ts';
 
 /**
  * The match stage: link the person records of the current extracts (`raw.*` rows of files not
@@ -20,8 +20,6 @@ import { COUNCIL_BLOCKING, COUNCIL_COMPARISONS, COUNCIL_SESSIONS } from './synth
  * 5. Clusters, guarded against chaining (see clusters.ts), become people with stable ids
  *    (stable-ids.ts); merges and splits are recorded.
  */
-
-export const PERSON_SOURCES = ['attendance', 'offending', 'employment', 'social_care', 'attachments'] as const;
 
 export interface MatchOptions {
   /** Probability at or above which a scored pair is a link (default 0.5). */
@@ -53,17 +51,10 @@ export interface MatchSummary {
 /** Pairs below this probability are counted but not stored (explain-match recomputes any pair). */
 const STORE_PAIRS_FROM = 0.01;
 
-interface LoadedRecord {
+interface LoadedRecord extends PersonColumns {
   source: string;
   record_id: string;
   person_ref: string | null;
-  forename: string | null;
-  surname: string | null;
-  dob: string | null;
-  sex: string | null;
-  address: string | null;
-  postcode: string | null;
-  uprn: string | null;
 }
 
 /** The person records of every current extract, in a fixed order. */
@@ -110,11 +101,13 @@ function scoreProfiles(profiles: readonly Profile[]) {
   const { pairs, byRule } = candidatePairs(COUNCIL_BLOCKING, profiles, profiles, { dedupe: true, maxBlockSize: 20_000 });
   const gammas: Gamma[] = pairs.map(([i, j]) => gammaOf(COUNCIL_COMPARISONS, profiles[i]!, profiles[j]!));
   let model: LinkModel | undefined;
-  try {
-    model = trainModel(COUNCIL_COMPARISONS, profiles, profiles, gammas, { dedupe: true, sessions: COUNCIL_SESSIONS });
-  } catch {
-    // Too few candidate pairs for some training session: no probabilistic links this run.
-    model = undefined;
+  if (pairs.length > 0) {
+    try {
+      model = trainModel(COUNCIL_COMPARISONS, profiles, profiles, gammas, { dedupe: true, sessions: COUNCIL_SESSIONS });
+    } catch (error) {
+      // Too few candidate pairs for some training session: no probabilistic links this run.
+      if (!(error instanceof ModelNotTrainableError)) throw error;
+    }
   }
   const scores = model ? gammas.map((g) => scorePair(model, g)) : [];
   return { model, pairs, byRule, gammas, scores };
@@ -225,12 +218,14 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
       SELECT s, r, p, ${ctx.runId} FROM unnest(${batch.map((a) => a.source)}::text[], ${batch.map((a) => a.recordId)}::text[], ${batch.map((a) => a.personId)}::bigint[]) AS t(s, r, p)
       ON CONFLICT (source, record_id) DO UPDATE SET person_id = EXCLUDED.person_id, run_id = EXCLUDED.run_id`.execute(k);
   });
-  for (const change of changes) {
-    const newId = typeof change.newPersonId === 'number' ? change.newPersonId : personIdOf[change.newPersonId.cluster]!;
+  await batches(changes, 10_000, async (batch) => {
+    const newIds = batch.map((c) => (typeof c.newPersonId === 'number' ? c.newPersonId : personIdOf[c.newPersonId.cluster]!));
     await sql`
       INSERT INTO core.person_change (run_id, kind, old_person_id, new_person_id, records, reason)
-      VALUES (${ctx.runId}, ${change.kind}, ${change.oldPersonId}, ${newId}, ${change.records}, ${change.reason})`.execute(k);
-  }
+      SELECT ${ctx.runId}, kind, old_id, new_id, n, reason
+      FROM unnest(${batch.map((c) => c.kind)}::text[], ${batch.map((c) => c.oldPersonId)}::bigint[], ${newIds}::bigint[],
+                  ${batch.map((c) => c.records)}::int[], ${batch.map((c) => c.reason)}::text[]) AS t(kind, old_id, new_id, n, reason)`.execute(k);
+  });
 
   // The evidence: the model, and every pair scored at or above STORE_PAIRS_FROM.
   await sql`

@@ -5,18 +5,16 @@ import { parseDate } from '../ingest/dates.ts';
 import { resolveHeader } from '../ingest/header.ts';
 import { discoverExtracts } from '../ingest/index.ts';
 import { SOURCE_COLUMNS, type SourceName } from '../ingest/sources.ts';
-import { dateComparison, exactComparison, nameComparison } from './comparisons.ts';
-import { blockOn, evaluateLinkage, type LinkageEvaluation } from './evaluate.ts';
-import type { BlockingRule, Comparison, LinkRecord } from './model.ts';
-import { toLinkRecord } from './records.ts';
+import { COUNCIL_BLOCKING, COUNCIL_COMPARISONS, COUNCIL_SESSIONS } from './council.ts';
+import { evaluateLinkage, type LinkageEvaluation } from './evaluate.ts';
+import type { LinkRecord } from './model.ts';
+import { PERSON_SOURCES, toLinkRecord } from './records.ts';
 
 /**
- * A first cut of person linkage over council extracts, scored against `tfclaims synth`'s
- * truth. It reads the extract files (through their column mappings) rather than the database, so
- * it measures the model alone; the `match` stage will run the same model over `raw.*`.
+ * Person linkage over council extract files, scored against `tfclaims synth`'s truth. It reads
+ * the files (through their column mappings) rather than the database, so it measures the model
+ * alone; the `match` stage runs the same model (council.ts) over `raw.*`.
  */
-
-const PERSON_SOURCES: SourceName[] = ['attendance', 'offending', 'employment', 'social_care', 'attachments'];
 
 export interface CouncilRecord extends LinkRecord {
   source: string;
@@ -31,7 +29,7 @@ export interface CouncilRecord extends LinkRecord {
 export async function readCouncilRecords(dir: string): Promise<CouncilRecord[]> {
   const out: CouncilRecord[] = [];
   for (const extract of await discoverExtracts(dir)) {
-    if (!PERSON_SOURCES.includes(extract.source)) continue;
+    if (!(PERSON_SOURCES as readonly SourceName[]).includes(extract.source)) continue;
     const mapping = extract.mapping?.mapping;
     const [header, ...rows] = parse(await readFile(extract.path), { bom: true, relax_column_count: true }) as string[][];
     const { positions } = resolveHeader(extract.source, header ?? [], mapping, extract.displayName);
@@ -58,40 +56,6 @@ export async function readCouncilRecords(dir: string): Promise<CouncilRecord[]> 
   }
   return out;
 }
-
-/**
- * Where someone lives, as one comparison: postcode, house number and UPRN all say the same thing,
- * so scoring them separately would count one fact several times.
- */
-const location: Comparison = {
-  name: 'location',
-  isNull: (a, b) => !(a.postcode || a.uprn) || !(b.postcode || b.uprn),
-  levels: [
-    { label: 'same UPRN', test: (a, b) => !!a.uprn && a.uprn === b.uprn },
-    { label: 'same postcode and house number', test: (a, b) => !!a.postcode && a.postcode === b.postcode && !!a.houseNumber && a.houseNumber === b.houseNumber },
-    { label: 'same postcode', test: (a, b) => !!a.postcode && a.postcode === b.postcode },
-    { label: 'else', test: () => true },
-  ],
-};
-
-export const COUNCIL_COMPARISONS: Comparison[] = [
-  nameComparison('forename', { swapWith: 'surname' }),
-  nameComparison('surname', { swapWith: 'forename' }),
-  dateComparison('dob'),
-  location,
-  exactComparison('sex'),
-];
-
-export const COUNCIL_BLOCKING: BlockingRule[] = [
-  blockOn('dob'),
-  blockOn('forename', 'surname'),
-  blockOn('surname', 'postcode'),
-  blockOn('forename', 'postcode'),
-  blockOn('uprn', 'forename'),
-];
-
-/** Names and location learnt among pairs with one date of birth; the date among pairs with one name. */
-export const COUNCIL_SESSIONS = [{ fix: ['dob'] }, { fix: ['forename', 'surname'] }];
 
 export interface SyntheticEvaluation extends LinkageEvaluation {
   records: number;

@@ -7,7 +7,7 @@ import { CopyRows } from '../../src/ingest/copy-rows.ts';
 import { CsvByteScanner, CsvChunker, type RecordHandler } from '../../src/ingest/csv-scanner.ts';
 import type { DateFormat } from '../../src/ingest/dates.ts';
 import { resolveHeader } from '../../src/ingest/header.ts';
-import { loadMapping, type ColumnMapping } from '../../src/ingest/mapping.ts';
+import { loadMapping, recodeMaps, type ColumnMapping } from '../../src/ingest/mapping.ts';
 import { SOURCES, compileRowValidator, type CellContext, type SourceName } from '../../src/ingest/sources.ts';
 
 /**
@@ -130,10 +130,7 @@ interface Outcome {
  * row validator. `header` gives the file's column order.
  */
 function compare(source: SourceName, csv: string, ctx: CellContext, mapping?: ColumnMapping): Outcome {
-  const recode: Record<string, Map<string, string>> = {};
-  for (const [column, values] of Object.entries(mapping?.values ?? {})) {
-    recode[column] = new Map(Object.entries(values).map(([from, to]) => [from.trim().toLowerCase(), to]));
-  }
+  const recode = recodeMaps(mapping);
   const outcome: Outcome = { fast: 0, slow: 0, rejected: 0 };
   let fast: CopyRows | undefined;
   let slow: CopyRows | undefined;

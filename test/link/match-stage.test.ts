@@ -108,3 +108,25 @@ for (const backend of availableBackends()) {
     });
   });
 }
+
+describe('match stage with too little to train on', () => {
+  it('links nothing on an empty database, and only deterministically when the model cannot be trained', async () => {
+    const t = await testDatabase();
+    try {
+      const empty = await t.db.transaction(async (s) => matchPeople(s, await testRun(t.db, 'match')));
+      expect(empty).toMatchObject({ records: 0, persons: 0, candidatePairs: 0, modelTrained: false });
+      // Three records: two share a school person id, the third shares nothing.
+      await sql`INSERT INTO audit.input_file (file_id, run_id, source, file_name, sha256, size_bytes, rows_read, rows_loaded, rows_rejected, started_at)
+                SELECT 1, min(run_id), 'attendance', 'a.csv', repeat('0', 64), 1, 3, 3, 0, now() FROM audit.run`.execute(t.db.kysely);
+      await sql`INSERT INTO raw.attendance (file_id, line, record_id, person_ref, forename, surname, dob, term_start, term_end,
+                  sessions_possible, sessions_authorised, sessions_unauthorised, fixed_exclusions, permanent_exclusion)
+                VALUES (1, 2, 'A1', 'U1', 'Ann', 'Lee', '2012-01-02', '2024-09-01', '2024-12-20', 100, 0, 0, 0, false),
+                       (1, 3, 'A2', 'U1', 'Ann', 'Lee', '2012-01-02', '2025-01-06', '2025-04-01', 100, 0, 0, 0, false),
+                       (1, 4, 'A3', 'U2', 'Bob', 'Kay', '2013-05-06', '2024-09-01', '2024-12-20', 100, 0, 0, 0, false)`.execute(t.db.kysely);
+      const tiny = await t.db.transaction(async (s) => matchPeople(s, await testRun(t.db, 'match')));
+      expect(tiny).toMatchObject({ records: 3, persons: 2, modelTrained: false });
+    } finally {
+      await t.drop();
+    }
+  });
+});

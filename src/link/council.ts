@@ -1,0 +1,42 @@
+import { dateComparison, exactComparison, nameComparison } from './comparisons.ts';
+import { blockOn } from './evaluate.ts';
+import type { BlockingRule, Comparison } from './model.ts';
+
+/**
+ * The linkage model for council person records: its comparisons, blocking rules and training
+ * sessions. One definition, used by the match stage and by `linkage-eval --synth`.
+ */
+
+/**
+ * Where someone lives, as one comparison: postcode, house number and UPRN all say the same thing,
+ * so scoring them separately would count one fact several times.
+ */
+const location: Comparison = {
+  name: 'location',
+  isNull: (a, b) => !(a.postcode || a.uprn) || !(b.postcode || b.uprn),
+  levels: [
+    { label: 'same UPRN', test: (a, b) => !!a.uprn && a.uprn === b.uprn },
+    { label: 'same postcode and house number', test: (a, b) => !!a.postcode && a.postcode === b.postcode && !!a.houseNumber && a.houseNumber === b.houseNumber },
+    { label: 'same postcode', test: (a, b) => !!a.postcode && a.postcode === b.postcode },
+    { label: 'else', test: () => true },
+  ],
+};
+
+export const COUNCIL_COMPARISONS: Comparison[] = [
+  nameComparison('forename', { swapWith: 'surname' }),
+  nameComparison('surname', { swapWith: 'forename' }),
+  dateComparison('dob'),
+  location,
+  exactComparison('sex'),
+];
+
+export const COUNCIL_BLOCKING: BlockingRule[] = [
+  blockOn('dob'),
+  blockOn('forename', 'surname'),
+  blockOn('surname', 'postcode'),
+  blockOn('forename', 'postcode'),
+  blockOn('uprn', 'forename'),
+];
+
+/** Names and location learnt among pairs with one date of birth; the date among pairs with one name. */
+export const COUNCIL_SESSIONS = [{ fix: ['dob'] }, { fix: ['forename', 'surname'] }];
