@@ -25,7 +25,7 @@ CREATE TABLE core.family (
 CREATE TABLE core.family_member (
   family_id   bigint NOT NULL REFERENCES core.family (family_id),
   person_id   bigint NOT NULL REFERENCES core.person (person_id),
-  basis       text   NOT NULL CHECK (basis IN ('register', 'social_care', 'residence', 'alone')),
+  basis       text   NOT NULL CHECK (basis IN ('register', 'register_lookalike', 'social_care', 'residence', 'alone')),
   joined_on   date,
   left_on     date,
   joined_run  bigint NOT NULL REFERENCES audit.run (run_id),

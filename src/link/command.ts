@@ -1,8 +1,11 @@
 import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { CommandReport } from '../cli/output.ts';
 import { UsageError } from '../errors.ts';
-import { withRun, type CommonOptions } from '../run/context.ts';
+import { withRun, type CommonOptions, type RunContext } from '../run/context.ts';
+import type { FamiliesSummary } from '../families/index.ts';
+import type { MatchSummary } from './stage.ts';
 import { evaluateFebrl, readFebrl, type LinkageEvaluation } from './febrl.ts';
 
 /** FEBRL files shipped with the project (public synthetic benchmark data, see their README). */
@@ -59,23 +62,60 @@ export async function runLinkageEval(opts: { febrl?: string; synth?: string; thr
 
 export interface MatchCommandOptions extends CommonOptions {
   threshold?: number;
+  /** Folder to write families.csv into. */
+  out?: string;
 }
 
-/** `tfclaims match`: link the current extracts' person records into people, as one run (one transaction). */
-export async function runMatch(opts: MatchCommandOptions): Promise<CommandReport> {
+/** What the match step of a run did: people, then families (counts only). */
+export interface MatchAndGroupSummary {
+  people: MatchSummary;
+  families: FamiliesSummary;
+}
+
+/**
+ * Link the current extracts' person records into people, then group people into families, in
+ * one transaction (a failure leaves both as they were).
+ */
+export async function matchAndGroup(ctx: RunContext, opts: { threshold?: number } = {}): Promise<MatchAndGroupSummary> {
   const { matchPeople } = await import('./stage.ts');
-  const outcome = await withRun('match', { threshold: opts.threshold ?? null }, opts, async (ctx) => {
-    const summary = await ctx.db.transaction((session) => matchPeople(session, ctx, opts.threshold === undefined ? {} : { threshold: opts.threshold }));
-    return { summary, exitCode: 0 };
+  const { buildFamilies } = await import('../families/index.ts');
+  return ctx.db.transaction(async (session) => {
+    const people = await matchPeople(session, ctx, opts.threshold === undefined ? {} : { threshold: opts.threshold });
+    const families = await buildFamilies(session, ctx);
+    return { people, families };
+  });
+}
+
+/** Lines a person reads about the match step (counts only). */
+export function describeMatch(s: MatchAndGroupSummary): string[] {
+  const p = s.people;
+  const f = s.families;
+  const refused = Object.entries(p.refusedLinks).map(([why, n]) => `${n} (${why})`).join(', ') || 'none';
+  return [
+    `match: ${p.records} person records (${p.profiles} distinct profiles) linked into ${p.persons} people (${p.newPersons} new)`,
+    `  ${p.candidatePairs} candidate pairs scored${p.modelTrained ? '' : ' (too few to train the model: deterministic links only)'}; ` +
+      `${p.deterministicLinks} deterministic and ${p.probabilisticLinks} probabilistic links; refused: ${refused}`,
+    `  ${p.reviewQueue} pairs await clerical review; ${p.reviewDecisionsApplied} earlier decisions applied; ${p.merges} merges and ${p.splits} splits of earlier people`,
+    `families: ${f.people} people in ${f.families} families (${f.attachedFamilies} attached, ${f.newFamilies} new); ` +
+      `${f.membersJoined} memberships began and ${f.membersLeft} ended; ${f.merges} merges and ${f.splits} splits of earlier families`,
+  ];
+}
+
+/** `tfclaims match`: people and families, as one run (one transaction); families.csv with --out. */
+export async function runMatch(opts: MatchCommandOptions): Promise<CommandReport> {
+  const outcome = await withRun('match', { threshold: opts.threshold ?? null, out: opts.out ?? null }, opts, async (ctx) => {
+    const summary = await matchAndGroup(ctx, opts);
+    let familiesCsv: { file: string; rows: number } | undefined;
+    if (opts.out !== undefined) {
+      await mkdir(opts.out, { recursive: true });
+      const { writeFamiliesCsv } = await import('../families/index.ts');
+      familiesCsv = await writeFamiliesCsv(ctx.db, opts.out);
+    }
+    return { summary: { ...summary, familiesCsv }, exitCode: 0 };
   });
   const s = outcome.summary;
-  const refused = Object.entries(s.refusedLinks).map(([why, n]) => `${n} (${why})`).join(', ') || 'none';
-  const lines = [
-    `match: ${s.records} person records (${s.profiles} distinct profiles) linked into ${s.persons} people (${s.newPersons} new)`,
-    `  ${s.candidatePairs} candidate pairs scored${s.modelTrained ? '' : ' (too few to train the model: deterministic links only)'}; ` +
-      `${s.deterministicLinks} deterministic and ${s.probabilisticLinks} probabilistic links; refused: ${refused}`,
-    `  ${s.reviewQueue} pairs await clerical review; ${s.reviewDecisionsApplied} earlier decisions applied; ${s.merges} merges and ${s.splits} splits of earlier people`,
-    `run #${outcome.runId}; log: ${outcome.logFile}`,
-  ];
+  const lines = describeMatch(s);
+  if (s.familiesCsv) lines.push(`  ${s.familiesCsv.file}: ${s.familiesCsv.rows} records placed in families`);
+  lines.push(`run #${outcome.runId}; log: ${outcome.logFile}`);
   return { exitCode: outcome.exitCode, lines, json: { runId: outcome.runId, ...s } };
 }

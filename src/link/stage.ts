@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { DbSession } from '../db/index.ts';
 import type { RunContext } from '../run/context.ts';
+import { batches } from '../util/batches.ts';
 import { clusterMembers, type CandidateLink, type ClusterMember } from './clusters.ts';
 import { ModelNotTrainableError, candidatePairs, gammaOf, scorePair, trainModel, type Gamma, type LinkModel, type LinkRecord } from './model.ts';
 import { PERSON_SOURCES, toLinkRecord, type PersonColumns } from './records.ts';
@@ -290,6 +291,3 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
   return summary;
 }
 
-async function batches<T>(items: readonly T[], size: number, fn: (batch: T[]) => Promise<void>): Promise<void> {
-  for (let i = 0; i < items.length; i += size) await fn(items.slice(i, i + size));
-}

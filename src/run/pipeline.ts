@@ -4,6 +4,8 @@ import { ExitCode, UsageError } from '../errors.ts';
 import { describeIngest, discoverExtracts, ingestExtracts, IngestFailedError, type IngestSummary } from '../ingest/index.ts';
 import { parseDate } from '../ingest/dates.ts';
 import { withRun, type CommonOptions } from './context.ts';
+import { describeMatch, matchAndGroup, type MatchAndGroupSummary } from '../link/command.ts';
+import { writeFamiliesCsv } from '../families/index.ts';
 
 export interface RunPipelineOptions extends CommonOptions {
   extracts: string;
@@ -13,18 +15,29 @@ export interface RunPipelineOptions extends CommonOptions {
   plan?: string;
   maxRejectFraction?: number;
   today?: string;
+  /** Stop after this stage (later stages are reported as skipped). */
+  stopAfter?: RunStage;
 }
 
-/** Stages after ingest, in order, with the issue that builds each. Reported, never faked. */
+/** Stages after match that are not built yet, in order. Reported, never faked. */
 export const LATER_STAGES = [
-  {
-    stage: 'match',
-    does: 'people are linked by `tfclaims match`, run after this; families are not built yet',
-    status: 'not part of run yet',
-  },
   { stage: 'evaluate', does: 'identification and outcomes as of the reference date', status: 'not built yet' },
   { stage: 'claim', does: 'claim draft for the window', status: 'not built yet' },
 ] as const;
+
+/** Stages `--stop-after` accepts, in run order. */
+export const RUN_STAGES = ['ingest', 'match'] as const;
+export type RunStage = (typeof RUN_STAGES)[number];
+
+/** What a run did, recorded with it and printed with --json. */
+interface RunSummary {
+  ingest: IngestSummary;
+  match?: MatchAndGroupSummary;
+  familiesCsv?: { file: string; rows: number };
+  /** Wall-clock seconds per stage. */
+  seconds?: Record<string, number>;
+  stages: { stage: string; status: string }[];
+}
 
 /** Check `--as-of` is a real ISO date. */
 export function parseAsOf(value: string): string {
@@ -43,7 +56,8 @@ export function parseWindowId(value: string): string {
 
 /**
  * `tfclaims run`: the monthly job. Ingests every known extract in the folder (one transaction:
- * all or nothing), then the later stages, which report that they are not built yet.
+ * all or nothing), links people and families (one transaction) and writes families.csv; the
+ * stages after that report that they are not built yet.
  */
 export async function runPipeline(opts: RunPipelineOptions): Promise<CommandReport> {
   const asOf = parseAsOf(opts.asOf);
@@ -58,13 +72,14 @@ export async function runPipeline(opts: RunPipelineOptions): Promise<CommandRepo
     });
   }
   await mkdir(opts.out, { recursive: true });
-  const outcome = await withRun(
+  const outcome = await withRun<RunSummary>(
     'run',
     { extracts: opts.extracts, asOf, window, out: opts.out },
     opts,
     async (ctx) => {
       ctx.progress.say(`run #${ctx.runId}: ${files.length} extract${files.length === 1 ? '' : 's'} in ${opts.extracts}, as of ${asOf}, window ${window}`);
       let ingest: IngestSummary;
+      const started = performance.now();
       try {
         ingest = await ingestExtracts(ctx, {
           files,
@@ -74,19 +89,32 @@ export async function runPipeline(opts: RunPipelineOptions): Promise<CommandRepo
         });
       } catch (error) {
         if (error instanceof IngestFailedError) {
-          return { summary: { ingest: error.summary, stages: [] }, exitCode: ExitCode.inputRejected };
+          return { summary: { ingest: error.summary, stages: [] } as RunSummary, exitCode: ExitCode.inputRejected };
         }
         throw error;
       }
+      const seconds: Record<string, number> = { ingest: (performance.now() - started) / 1000 };
+      if (opts.stopAfter === 'ingest') {
+        return { summary: { ingest, seconds, stages: [{ stage: 'match', status: 'skipped (--stop-after ingest)' }] }, exitCode: ExitCode.ok };
+      }
+      const matchStarted = performance.now();
+      const match = await matchAndGroup(ctx);
+      const familiesCsv = await writeFamiliesCsv(ctx.db, opts.out);
+      seconds.match = (performance.now() - matchStarted) / 1000;
       for (const later of LATER_STAGES) {
         ctx.logger.info({ stage: later.stage }, `${later.stage}: ${later.status}`);
       }
-      return { summary: { ingest, stages: LATER_STAGES.map((s) => ({ stage: s.stage, status: s.status })) }, exitCode: ExitCode.ok };
+      const stages = opts.stopAfter === 'match' ? [] : LATER_STAGES.map((s) => ({ stage: s.stage, status: s.status }));
+      return { summary: { ingest, match, familiesCsv, seconds, stages }, exitCode: ExitCode.ok };
     },
   );
   const lines = ['ingest:', ...describeIngest(outcome.summary.ingest).map((l) => `  ${l}`)];
+  const { match, familiesCsv } = outcome.summary;
   if (outcome.exitCode === ExitCode.ok) {
-    for (const later of LATER_STAGES) lines.push(`${later.stage}: ${later.status} (${later.does})`);
+    if (match) lines.push(...describeMatch(match));
+    if (familiesCsv) lines.push(`  ${familiesCsv.file}: ${familiesCsv.rows} records placed in families`);
+    if (opts.stopAfter) lines.push(`stopped after ${opts.stopAfter} (--stop-after)`);
+    else for (const later of LATER_STAGES) lines.push(`${later.stage}: ${later.status} (${later.does})`);
   } else {
     lines.push('the run stopped at ingest: nothing from it was loaded, the database is as it was before');
   }

@@ -8,6 +8,7 @@ import { mainBackend } from '../support/db.ts';
 import { person, tempDir, writeExtract } from '../support/files.ts';
 import { cli, cliDatabase, ROOT, type CliDatabase } from './helpers.ts';
 import { buildProgram, main, reportInternalError } from '../../src/cli/main.ts';
+import { loadMigrations } from '../../src/db/index.ts';
 
 /**
  * The command-line contract (shared/spec/cli-contract.md) through the real program in a child
@@ -271,14 +272,14 @@ describe(`ingest and run on ${mainBackend()}`, () => {
     const quietJson = await cli([...opts(), '--quiet', '--json', 'db', 'migrate']);
     expect(quietJson.code).toBe(0);
     expect(quietJson.stderr).toBe('');
-    expect(JSON.parse(quietJson.stdout)).toMatchObject({ applied: [], current: 2, process: { peakRssMb: expect.any(Number) } });
+    expect(JSON.parse(quietJson.stdout)).toMatchObject({ applied: [], current: (await loadMigrations()).at(-1)!.version, process: { peakRssMb: expect.any(Number) } });
 
     const failing = await mainInProcess([...opts(), '--quiet', 'ingest', 'offences', file]);
     expect(failing.code).toBe(2);
     expect(failing.stderr).toContain('unknown source "offences"');
   });
 
-  it('`run` ingests the extracts in a folder and reports the later stages as not built yet', async () => {
+  it('`run` ingests the extracts in a folder, links people and families, and reports the later stages as not built yet', async () => {
     const extracts = path.join(tmp.dir, 'extracts');
     await mkdir(extracts);
     await writeExtract(extracts, 'offending', [event(30), event(31)]);
@@ -288,13 +289,18 @@ describe(`ingest and run on ${mainBackend()}`, () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/offending +\S+offending\.csv: file #\d+, 2 of 2 rows loaded, 0 rejected/);
     expect(result.stderr).toMatch(/employment +\S+employment\.csv: file #\d+, 1 of 1 rows loaded, 0 rejected/);
-    expect(result.stderr).toMatch(/^match: not part of run yet \(people are linked by `tfclaims match`/m);
+    expect(result.stderr).toMatch(/^match: 3 person records \(\d+ distinct profiles\) linked into \d+ people \(\d+ new\)$/m);
+    expect(result.stderr).toMatch(/^families: \d+ people in \d+ families \(0 attached, \d+ new\)/m);
+    expect(result.stderr).toMatch(/families\.csv: 3 records placed in families$/m);
+    expect((await readFile(path.join(out, 'families.csv'), 'utf8')).split('\n')[0]).toBe('family_id,case_ref,person_id,source,record_id');
     for (const stage of ['evaluate', 'claim']) expect(result.stderr).toMatch(new RegExp(`^${stage}: not built yet \\(`, 'm'));
     expect(result.stderr).toMatch(/^run #\d+ finished; outputs in /m);
-    // Linking people is its own command for now: it links what the run loaded.
-    const matched = await cli([...opts(), 'match']);
+    // `match` alone links what is loaded, again: the same people and families.
+    const matched = await cli([...opts(), 'match', '--out', path.join(tmp.dir, 'out-match')]);
     expect(matched.code, matched.stderr).toBe(0);
-    expect(matched.stderr).toMatch(/^match: 3 person records \(\d+ distinct profiles\) linked into \d+ people \(\d+ new\)$/m);
+    expect(matched.stderr).toMatch(/^match: 3 person records \(\d+ distinct profiles\) linked into \d+ people \(0 new\)$/m);
+    expect(matched.stderr).toMatch(/^families: .*\(0 attached, 0 new\); 0 memberships began and 0 ended/m);
+    expect(await readFile(path.join(tmp.dir, 'out-match', 'families.csv'), 'utf8')).toBe(await readFile(path.join(out, 'families.csv'), 'utf8'));
 
     // Again with --json: the same files are recognised (nothing loaded twice), stages in the summary.
     const again = await cli([...opts(), '--json', '--quiet', 'run', '--extracts', extracts, '--as-of', '2026-10-31', '--window', '2026-Q3', '--out', out]);
@@ -305,11 +311,13 @@ describe(`ingest and run on ${mainBackend()}`, () => {
       asOf: '2026-10-31',
       window: '2026-Q3',
       stages: [
-        { stage: 'match', status: 'not part of run yet' },
         { stage: 'evaluate', status: 'not built yet' },
         { stage: 'claim', status: 'not built yet' },
       ],
       ingest: { rowsLoaded: 0 },
+      match: { people: { records: 3, newPersons: 0 }, families: { newFamilies: 0 } },
+      familiesCsv: { rows: 3 },
+      seconds: { ingest: expect.any(Number), match: expect.any(Number) },
     });
     expect(summary.ingest.files.map((f: { status: string }) => f.status)).toEqual(['offending', 'employment'].map(() => 'unchanged'));
   });

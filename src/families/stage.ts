@@ -1,0 +1,285 @@
+import { sql, type Kysely } from 'kysely';
+import type { DbSession } from '../db/index.ts';
+import type { RunContext } from '../run/context.ts';
+import { batches } from '../util/batches.ts';
+import { PERSON_SOURCES } from '../link/records.ts';
+import { HouseholdGrouper, type AddressObservation, type CareGroupEntry, type Household, type Identity, type RegisterEntry } from './households.ts';
+
+/**
+ * The families stage: group the people of the current extracts into families (households.ts
+ * says how), keep family ids stable from run to run, and record membership history, merges and
+ * splits. Runs inside the caller's transaction, after the match stage.
+ */
+
+export interface FamiliesSummary {
+  people: number;
+  families: number;
+  attachedFamilies: number;
+  newFamilies: number;
+  membersJoined: number;
+  membersLeft: number;
+  merges: number;
+  splits: number;
+  refusedLinks: { social_care: number; residence: number };
+  registerConflicts: number;
+  communalDwellings: number;
+  unplacedAddresses: number;
+}
+
+/**
+ * Each person extract's rows of current files with the dates that place the person at the
+ * address. A spell still open (no end date) places them there up to now: 9999-12-31.
+ */
+const PLACED_RECORDS = `
+  SELECT 'attendance'::text AS source, r.record_id, r.uprn, r.address, r.postcode, r.term_start AS first, r.term_end AS last
+    FROM raw.attendance r JOIN audit.current_file c USING (file_id)
+  UNION ALL
+  SELECT 'offending', r.record_id, r.uprn, r.address, r.postcode, r.event_date, r.event_date
+    FROM raw.offending r JOIN audit.current_file c USING (file_id)
+  UNION ALL
+  SELECT 'employment', r.record_id, r.uprn, r.address, r.postcode, r.start_date, COALESCE(r.end_date, DATE '9999-12-31')
+    FROM raw.employment r JOIN audit.current_file c USING (file_id)
+  UNION ALL
+  SELECT 'social_care', r.record_id, r.uprn, r.address, r.postcode, r.start_date, COALESCE(r.end_date, DATE '9999-12-31')
+    FROM raw.social_care r JOIN audit.current_file c USING (file_id)
+  UNION ALL
+  SELECT 'attachments', r.record_id, r.uprn, r.address, r.postcode, r.attached_on, r.attached_on
+    FROM raw.attachments r JOIN audit.current_file c USING (file_id)`;
+
+/** The date of birth and sex of each person with current records: the register's where they are on it, else the most common. */
+async function settlePersonDetails(k: Kysely<any>, runId: number): Promise<void> {
+  await sql`
+    WITH records AS (
+      SELECT 'attendance'::text AS source, record_id, dob, sex FROM raw.attendance JOIN audit.current_file USING (file_id)
+      UNION ALL SELECT 'offending', record_id, dob, sex FROM raw.offending JOIN audit.current_file USING (file_id)
+      UNION ALL SELECT 'employment', record_id, dob, sex FROM raw.employment JOIN audit.current_file USING (file_id)
+      UNION ALL SELECT 'social_care', record_id, dob, sex FROM raw.social_care JOIN audit.current_file USING (file_id)
+      UNION ALL SELECT 'attachments', record_id, dob, sex FROM raw.attachments JOIN audit.current_file USING (file_id)
+    ), of_person AS (
+      SELECT pr.person_id, r.source = 'attachments' AS on_register, r.dob, upper(NULLIF(trim(r.sex), '')) AS sex
+      FROM records r JOIN core.person_record pr ON pr.source = r.source AND pr.record_id = r.record_id
+    ), dobs AS (
+      SELECT DISTINCT ON (person_id) person_id, dob
+      FROM (SELECT person_id, dob, bool_or(on_register) AS reg, count(*) AS n FROM of_person GROUP BY person_id, dob) d
+      ORDER BY person_id, reg DESC, n DESC, dob
+    ), sexes AS (
+      SELECT DISTINCT ON (person_id) person_id, sex
+      FROM (SELECT person_id, sex, bool_or(on_register) AS reg, count(*) AS n FROM of_person WHERE sex IN ('M', 'F') GROUP BY person_id, sex) s
+      ORDER BY person_id, reg DESC, n DESC, sex
+    )
+    INSERT INTO core.person_detail (person_id, dob, sex, run_id)
+    SELECT d.person_id, d.dob, s.sex, ${runId} FROM dobs d LEFT JOIN sexes s USING (person_id)
+    ON CONFLICT (person_id) DO UPDATE SET dob = EXCLUDED.dob, sex = EXCLUDED.sex, run_id = EXCLUDED.run_id
+    WHERE (core.person_detail.dob, core.person_detail.sex) IS DISTINCT FROM (EXCLUDED.dob, EXCLUDED.sex)`.execute(k);
+}
+
+/** A family change of this run: `old -> new` with how many members moved. */
+export interface FamilyChange {
+  kind: 'merge' | 'split';
+  oldFamilyId: number;
+  newFamilyId: number;
+  members: number;
+  reason: string;
+}
+
+/**
+ * Stable family ids. A register family keeps the id of its case_ref. Every other household keeps
+ * the earlier family id most of its members had, unless a household holding more of that
+ * family's members (or the register family of that id) claims it first; else it is new. Pure.
+ *
+ * Returns the id per household (undefined = new) and the merges (an earlier family whose id
+ * went nowhere, its members now in another) and splits (members of an earlier family now forming
+ * a new one).
+ */
+export function assignFamilyIds(
+  households: readonly Household[],
+  previousFamilyOf: ReadonlyMap<number, number>,
+  familyOfCase: ReadonlyMap<string, number>,
+): { familyIdOf: (number | undefined)[]; changes: (Omit<FamilyChange, 'newFamilyId'> & { household: number })[] } {
+  const familyIdOf: (number | undefined)[] = households.map((h) => (h.caseRef === null ? undefined : familyOfCase.get(h.caseRef)));
+  const taken = new Set(familyIdOf.filter((id): id is number => id !== undefined));
+  // Candidates: (household, earlier id, members it holds), best claims first.
+  const claims: { household: number; id: number; n: number }[] = [];
+  households.forEach((h, i) => {
+    if (familyIdOf[i] !== undefined) return;
+    const counts = new Map<number, number>();
+    for (const m of h.members) {
+      const id = previousFamilyOf.get(m.personId);
+      if (id !== undefined && !taken.has(id)) counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+    for (const [id, n] of counts) claims.push({ household: i, id, n });
+  });
+  claims.sort((x, y) => y.n - x.n || x.id - y.id || x.household - y.household);
+  for (const c of claims) {
+    if (familyIdOf[c.household] !== undefined || taken.has(c.id)) continue;
+    familyIdOf[c.household] = c.id;
+    taken.add(c.id);
+  }
+  // Where each earlier family's members went.
+  const destinations = new Map<number, Map<number, number>>();
+  households.forEach((h, i) => {
+    for (const m of h.members) {
+      const id = previousFamilyOf.get(m.personId);
+      if (id === undefined) continue;
+      let byHousehold = destinations.get(id);
+      if (!byHousehold) destinations.set(id, (byHousehold = new Map()));
+      byHousehold.set(i, (byHousehold.get(i) ?? 0) + 1);
+    }
+  });
+  const changes: (Omit<FamilyChange, 'newFamilyId'> & { household: number })[] = [];
+  for (const [oldId, byHousehold] of [...destinations].sort((x, y) => x[0] - y[0])) {
+    const survives = taken.has(oldId);
+    for (const [household, n] of [...byHousehold].sort((x, y) => x[0] - y[0])) {
+      if (familyIdOf[household] === oldId) continue;
+      if (!survives) changes.push({ kind: 'merge', oldFamilyId: oldId, household, members: n, reason: 'members now live in one family with others' });
+      else if (households[household]!.members.every((m) => previousFamilyOf.get(m.personId) === oldId || !previousFamilyOf.has(m.personId)) && familyIdOf[household] === undefined) {
+        changes.push({ kind: 'split', oldFamilyId: oldId, household, members: n, reason: 'members now form a family of their own' });
+      }
+    }
+  }
+  return { familyIdOf, changes };
+}
+
+const OPEN_ENDED = '9999-12-31';
+
+/** How each of `personIds` is written in their current records (distinct name and date of birth). */
+async function loadIdentities(k: Kysely<any>, personIds: number[]): Promise<Map<number, Identity[]>> {
+  const identities = new Map<number, Identity[]>();
+  const selects = PERSON_SOURCES.map(
+    (source) => `SELECT '${source}'::text AS source, record_id, forename, surname, dob FROM raw.${source} JOIN audit.current_file USING (file_id)`,
+  ).join('\nUNION ALL\n');
+  await batches(personIds, 5_000, async (batch) => {
+    const rows = await sql<{ person_id: number; forename: string; surname: string; dob: string }>`
+      SELECT DISTINCT pr.person_id::int AS person_id, r.forename, r.surname, to_char(r.dob, 'YYYY-MM-DD') AS dob
+      FROM core.person_record pr JOIN (${sql.raw(selects)}) r ON r.source = pr.source AND r.record_id = pr.record_id
+      WHERE pr.person_id = ANY(${batch}::bigint[])`.execute(k);
+    for (const r of rows.rows) {
+      const list = identities.get(r.person_id);
+      const identity = { forename: r.forename, surname: r.surname, dob: r.dob };
+      if (list) list.push(identity);
+      else identities.set(r.person_id, [identity]);
+    }
+  });
+  return identities;
+}
+
+/** Run the families stage inside the caller's transaction. */
+export async function buildFamilies(session: DbSession, ctx: RunContext): Promise<FamiliesSummary> {
+  const log = ctx.logger.child({ stage: 'families' });
+  const k = session.kysely;
+  await sql`SELECT pg_advisory_xact_lock(7425114101)`.execute(k);
+  await settlePersonDetails(k, ctx.runId);
+
+  const observations = (
+    await sql<AddressObservation & { first: string; last: string }>`
+      SELECT pr.person_id::int AS "personId", r.uprn, r.address, r.postcode,
+             to_char(min(r.first), 'YYYY-MM-DD') AS first, to_char(max(r.last), 'YYYY-MM-DD') AS last, count(*)::int AS records
+      FROM (${sql.raw(PLACED_RECORDS)}) r JOIN core.person_record pr ON pr.source = r.source AND pr.record_id = r.record_id
+      GROUP BY pr.person_id, r.uprn, r.address, r.postcode
+      ORDER BY 1, 2, 3, 4`.execute(k)
+  ).rows;
+  const register = (
+    await sql<RegisterEntry>`
+      SELECT DISTINCT pr.person_id::int AS "personId", r.case_ref AS "caseRef", to_char(r.attached_on, 'YYYY-MM-DD') AS "attachedOn", r.uprn, r.address, r.postcode
+      FROM raw.attachments r JOIN audit.current_file c USING (file_id)
+      JOIN core.person_record pr ON pr.source = 'attachments' AND pr.record_id = r.record_id
+      ORDER BY 1, 2, 3, 4, 5, 6`.execute(k)
+  ).rows;
+  const careGroups = (
+    await sql<CareGroupEntry>`
+      SELECT pr.person_id::int AS "personId", r.case_ref AS "caseRef", to_char(min(r.start_date), 'YYYY-MM-DD') AS first
+      FROM raw.social_care r JOIN audit.current_file c USING (file_id)
+      JOIN core.person_record pr ON pr.source = 'social_care' AND pr.record_id = r.record_id
+      WHERE NULLIF(trim(r.case_ref), '') IS NOT NULL
+      GROUP BY 1, 2 ORDER BY 1, 2`.execute(k)
+  ).rows;
+  const people = new Set(observations.map((o) => o.personId));
+  log.info({ people: people.size, observations: observations.length, register: register.length, careGroups: careGroups.length }, 'family evidence loaded');
+  ctx.progress.say(`families: grouping ${people.size} people`);
+  const grouper = new HouseholdGrouper(people, observations, register, careGroups);
+  const candidates = grouper.lookalikeCandidates();
+  const identities = await loadIdentities(k, [...new Set([...candidates.keys(), ...register.map((r) => r.personId)])]);
+  const grouping = grouper.group(identities);
+  const { households } = grouping;
+  // The data date: the latest date the extracts speak of, so a rerun on the same data dates history the same.
+  let dataDate = '0001-01-01';
+  for (const o of observations) {
+    const latest = o.last === OPEN_ENDED ? o.first : o.last;
+    if (latest > dataDate) dataDate = latest;
+  }
+
+  const previousRows = await sql<{ person_id: number; family_id: number }>`
+    SELECT person_id::int AS person_id, family_id::int AS family_id FROM core.family_member WHERE left_run IS NULL`.execute(k);
+  const previousFamilyOf = new Map(previousRows.rows.map((r) => [r.person_id, r.family_id]));
+  const caseRows = await sql<{ case_ref: string; family_id: number }>`
+    SELECT case_ref, family_id::int AS family_id FROM core.family WHERE case_ref IS NOT NULL`.execute(k);
+  const familyOfCase = new Map(caseRows.rows.map((r) => [r.case_ref, r.family_id]));
+  const { familyIdOf, changes } = assignFamilyIds(households, previousFamilyOf, familyOfCase);
+
+  const newHouseholds = familyIdOf.flatMap((id, i) => (id === undefined ? [i] : []));
+  if (newHouseholds.length > 0) {
+    const ids = await sql<{ id: number }>`
+      SELECT nextval(pg_get_serial_sequence('core.family', 'family_id'))::int AS id FROM generate_series(1, ${newHouseholds.length})`.execute(k);
+    newHouseholds.forEach((h, n) => {
+      familyIdOf[h] = ids.rows[n]!.id;
+    });
+    await batches(newHouseholds, 10_000, async (batch) => {
+      await sql`INSERT INTO core.family (family_id, created_run) SELECT id, ${ctx.runId} FROM unnest(${batch.map((h) => familyIdOf[h]!)}::bigint[]) AS id`.execute(k);
+    });
+  }
+  // Case refs follow the register: cleared first so a case_ref can move without a transient duplicate.
+  const attached = households.flatMap((h, i) => (h.caseRef === null ? [] : [{ familyId: familyIdOf[i]!, caseRef: h.caseRef }]));
+  await sql`
+    UPDATE core.family SET case_ref = NULL
+    WHERE case_ref IS NOT NULL AND NOT (family_id, case_ref) IN (
+      SELECT f, c FROM unnest(${attached.map((a) => a.familyId)}::bigint[], ${attached.map((a) => a.caseRef)}::text[]) AS t(f, c))`.execute(k);
+  await sql`
+    UPDATE core.family f SET case_ref = t.c
+    FROM unnest(${attached.map((a) => a.familyId)}::bigint[], ${attached.map((a) => a.caseRef)}::text[]) AS t(fid, c)
+    WHERE f.family_id = t.fid AND f.case_ref IS DISTINCT FROM t.c`.execute(k);
+
+  // Memberships: close those that ended, open those that began.
+  const current = new Map<number, { familyId: number; basis: string; joinedOn: string | null }>();
+  households.forEach((h, i) => {
+    for (const m of h.members) current.set(m.personId, { familyId: familyIdOf[i]!, basis: m.basis, joinedOn: m.joinedOn });
+  });
+  const leaving = [...previousFamilyOf].filter(([personId, familyId]) => current.get(personId)?.familyId !== familyId).map(([personId]) => personId);
+  await batches(leaving, 10_000, async (batch) => {
+    await sql`
+      UPDATE core.family_member SET left_run = ${ctx.runId}, left_on = ${dataDate}::date
+      WHERE left_run IS NULL AND person_id = ANY(${batch}::bigint[])`.execute(k);
+  });
+  const joining = [...current].filter(([personId, m]) => previousFamilyOf.get(personId) !== m.familyId);
+  await batches(joining, 10_000, async (batch) => {
+    await sql`
+      INSERT INTO core.family_member (family_id, person_id, basis, joined_on, joined_run)
+      SELECT f, p, b, j::date, ${ctx.runId}
+      FROM unnest(${batch.map(([, m]) => m.familyId)}::bigint[], ${batch.map(([p]) => p)}::bigint[], ${batch.map(([, m]) => m.basis)}::text[],
+                  ${batch.map(([, m]) => m.joinedOn)}::text[]) AS t(f, p, b, j)`.execute(k);
+  });
+  await batches(changes, 10_000, async (batch) => {
+    await sql`
+      INSERT INTO core.family_change (run_id, kind, old_family_id, new_family_id, members, reason)
+      SELECT ${ctx.runId}, kind, o, n, m, why
+      FROM unnest(${batch.map((c) => c.kind)}::text[], ${batch.map((c) => c.oldFamilyId)}::bigint[], ${batch.map((c) => familyIdOf[c.household]!)}::bigint[],
+                  ${batch.map((c) => c.members)}::int[], ${batch.map((c) => c.reason)}::text[]) AS t(kind, o, n, m, why)`.execute(k);
+  });
+
+  const summary: FamiliesSummary = {
+    people: people.size,
+    families: households.length,
+    attachedFamilies: attached.length,
+    newFamilies: newHouseholds.length,
+    membersJoined: joining.length,
+    membersLeft: leaving.length,
+    merges: changes.filter((c) => c.kind === 'merge').length,
+    splits: changes.filter((c) => c.kind === 'split').length,
+    refusedLinks: grouping.refused,
+    registerConflicts: grouping.registerConflicts,
+    communalDwellings: grouping.communalDwellings,
+    unplacedAddresses: grouping.unplacedAddresses,
+  };
+  log.info(summary, 'families built');
+  return summary;
+}
+
