@@ -128,6 +128,88 @@ probability 0.2-0.8 go to the clerical review queue. One transaction: a failure 
       const { runMatch } = await import('../link/command.ts');
       report(await runMatch({ ...flags(), threshold: o.threshold }), flags());
     });
+
+  // Clerical review and explain-match (issue 3): src/link/review.ts and src/link/explain.ts.
+  const review = program.command('review').description('the clerical review queue of uncertain record pairs, and reviewers\' decisions');
+  review
+    .command('list')
+    .description('pairs of the latest match run in the review band with no decision yet, least certain first')
+    .option('--limit <n>', 'show at most this many pairs', positiveInt, 20)
+    .addOption(new Option('--sort <order>', 'uncertainty: nearest probability 0.5 first; probability: most probable first').choices(['uncertainty', 'probability']).default('uncertainty'))
+    .option('--show-records', 'also print the two records\' person fields (PERSONAL DATA: names, dates of birth, addresses)')
+    .addHelpText(
+      'after',
+      `
+Each pair has an id made of the two records' own ids, e.g.
+  attendance:ATT00000012~offending:OCC00000034
+which names the same pair in every later run: decide on it with \`tfclaims review decide\`.
+For each pair: its probability, total match weight and, per comparison, the level it fell in
+(e.g. "forename: jaro-winkler >= 0.92") and that level's weight, then the prior. The listing
+holds no names, dates of birth or addresses unless you add --show-records, which prints the
+two records side by side on stdout (never in the log); do not paste that output into tickets.
+The listing goes to stdout; --json prints it as JSON instead.
+
+The queue is what \`tfclaims match\` counts: pairs with probability inside the review band
+(default 0.2-0.8), whether left unlinked, linked (awaiting confirmation) or refused by a guard.
+
+Examples:
+  tfclaims review list --limit 5
+  tfclaims review list --limit 1 --show-records`,
+    )
+    .action(async (o: { limit: number; sort: 'uncertainty' | 'probability'; showRecords?: boolean }) => {
+      const { runReviewList } = await import('../link/review.ts');
+      report(await runReviewList({ ...flags(), ...o }), flags());
+    });
+  review
+    .command('decide')
+    .description('record a reviewer\'s decision on a pair: same person or different people; every later match obeys it')
+    .argument('<pair>', 'pair id from `review list`, SOURCE:RECORD_ID~SOURCE:RECORD_ID (either order)')
+    .argument('<decision>', 'same (one person) | different (not one person)')
+    .requiredOption('--by <name>', 'who decided (recorded with the decision)')
+    .option('--note <text>', 'why, e.g. "school confirmed the change of surname" (stored with the decision, never logged)')
+    .addHelpText(
+      'after',
+      `
+Both records must be among the current records. Nothing changes until the next \`tfclaims match\`,
+which then obeys the decision in this and every later run: "same" joins the two records' people
+(unless they hold different person ids of one source, or dates of birth that cannot be one date
+mistyped), "different" keeps them apart and splits a person that holds both. A later decision on
+the same pair replaces an earlier one. The command says what the next match will do.
+
+Examples:
+  tfclaims review decide attendance:ATT00000012~offending:OCC00000034 same --by "J. Smith"
+  tfclaims review decide offending:OCC00000034~attendance:ATT00000012 different --by "J. Smith" --note "different school"`,
+    )
+    .action(async (pair: string, decision: string, o: { by: string; note?: string }) => {
+      const { runReviewDecide } = await import('../link/review.ts');
+      report(await runReviewDecide({ ...flags(), pair, decision, ...o }), flags());
+    });
+  program
+    .command('explain-match')
+    .description('why the linkage model scores two person records as it does: each comparison\'s level and weight, and the total')
+    .argument('<record_a>', 'a record as SOURCE:RECORD_ID, e.g. attendance:ATT00000012')
+    .argument('<record_b>', 'the other record, e.g. offending:OCC00000034')
+    .option('--show-records', 'also print the values compared (PERSONAL DATA: names, dates of birth, postcodes)')
+    .addHelpText(
+      'after',
+      `
+Recomputes the comparison of the two records (as they are in the current extracts) with the
+model of the latest \`tfclaims match\` run and prints, per comparison (forename, surname, dob,
+location, sex): the level the pair falls in, its m (how often true matches agree so) and u (how
+often random pairs do), and its match weight log2(m/u); then the prior weight, the total match
+weight and the probability. Also: what the model makes of it at the run's thresholds, whether
+any blocking rule makes them a candidate pair, what the run stored for the pair, whether they
+are one person now, and the latest review decision. No personal data unless --show-records.
+Run \`tfclaims match\` first. SOURCE is attendance, offending, employment, social_care or attachments.
+
+Examples:
+  tfclaims explain-match attendance:ATT00000012 offending:OCC00000034
+  tfclaims --json explain-match attendance:ATT00000012 offending:OCC00000034`,
+    )
+    .action(async (recordA: string, recordB: string, o: { showRecords?: boolean }) => {
+      const { runExplainMatch } = await import('../link/explain.ts');
+      report(await runExplainMatch({ ...flags(), recordA, recordB, ...o }), flags());
+    });
   program
     .command('evaluate')
     .description('identification and outcome results, with evidence (not built yet)')
