@@ -5,8 +5,12 @@
  * (5,000 attached families and ~1M residents per 1x), then, side by side on one PostgreSQL
  * server in the same run:
  *   - the floor: `psql \copy` of the same files into plain text tables, no validation;
- *   - tfclaims ingest of the same files (full validation, rejects), as `tfclaims run` does it;
- * with the ratio to the floor, peak resident memory of the tfclaims process, and growth between
+ *   - tfclaims ingest of the same files (full validation, rejects), as `tfclaims run` does it
+ *     (`run --stop-after ingest`);
+ *   - linkage: `tfclaims match` over what was loaded (people and families): candidate pairs,
+ *     pairs scored per second per core (scoring is single-threaded), time and peak memory, at
+ *     the scales up to --match-up-to;
+ * with the ratio to the floor, peak resident memory of each tfclaims process, and growth between
  * scales. Prints a table and writes the same figures as JSON. Speed is judged as ratios measured
  * in one run, never as absolute times.
  */
@@ -26,6 +30,7 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: 'bench/results' },
     work: { type: 'string', default: path.join(os.tmpdir(), 'tfclaims-bench') },
     seed: { type: 'string', default: '1' },
+    'match-up-to': { type: 'string', default: '1' },
   },
 });
 
@@ -74,6 +79,17 @@ interface ScaleResult {
   ingestVsFloor: number;
   ingestPeakRssMb: number;
   ingestExitCode: number;
+  match?: {
+    seconds: number;
+    peakRssMb: number;
+    records: number;
+    candidatePairs: number;
+    scoringSeconds: number;
+    pairsPerSecondPerCore: number;
+    people: number;
+    families: number;
+    exitCode: number;
+  };
 }
 
 /** The first line of a file, read without loading the file (bench files run to gigabytes). */
@@ -137,15 +153,41 @@ async function benchScale(scale: number, admin: pg.Client): Promise<ScaleResult>
   await admin.query('CHECKPOINT');
   const ingest = await timed(NODE, [
     BIN, '--json', '--db', benchUrl, '--log-dir', path.join(args.work, 'logs'),
-    'run', '--extracts', dir, '--as-of', '2026-10-31', '--window', 'BENCH', '--out', outDir,
+    'run', '--extracts', dir, '--as-of', '2026-10-31', '--window', 'BENCH', '--out', outDir, '--stop-after', 'ingest',
   ]);
-  await admin.query(`DROP DATABASE IF EXISTS ${benchDb} WITH (FORCE)`);
   let peak = 0;
   try {
     peak = (JSON.parse(ingest.stdout) as { process?: { peakRssMb?: number } }).process?.peakRssMb ?? 0;
   } catch {
     process.stderr.write(ingest.stderr);
   }
+  let match: ScaleResult['match'];
+  if (ingest.code === 0 && scale <= Number(args['match-up-to'])) {
+    await admin.query('CHECKPOINT');
+    const run = await timed(NODE, [BIN, '--json', '--db', benchUrl, '--log-dir', path.join(args.work, 'logs'), 'match', '--out', outDir]);
+    try {
+      const m = JSON.parse(run.stdout) as {
+        people: { records: number; candidatePairs: number; scoringSeconds: number; persons: number };
+        families: { families: number };
+        process?: { peakRssMb?: number };
+      };
+      match = {
+        seconds: run.seconds,
+        peakRssMb: m.process?.peakRssMb ?? 0,
+        records: m.people.records,
+        candidatePairs: m.people.candidatePairs,
+        scoringSeconds: m.people.scoringSeconds,
+        pairsPerSecondPerCore: Math.round(m.people.candidatePairs / m.people.scoringSeconds),
+        people: m.people.persons,
+        families: m.families.families,
+        exitCode: run.code,
+      };
+    } catch {
+      process.stderr.write(run.stderr);
+      match = { seconds: run.seconds, peakRssMb: 0, records: 0, candidatePairs: 0, scoringSeconds: 0, pairsPerSecondPerCore: 0, people: 0, families: 0, exitCode: run.code };
+    }
+  }
+  await admin.query(`DROP DATABASE IF EXISTS ${benchDb} WITH (FORCE)`);
   return {
     scale,
     families,
@@ -159,6 +201,7 @@ async function benchScale(scale: number, admin: pg.Client): Promise<ScaleResult>
     ingestVsFloor: ingest.seconds / floor.seconds,
     ingestPeakRssMb: peak,
     ingestExitCode: ingest.code,
+    ...(match ? { match } : {}),
   };
 }
 
@@ -192,8 +235,23 @@ const rows = [
     String(r.ingestRowsPerSecond), fmt(r.ingestVsFloor), fmt(r.ingestPeakRssMb, 0), String(r.ingestExitCode),
   ]),
 ];
-const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-for (const row of rows) console.log(row.map((c, i) => c.padStart(widths[i]!)).join('  '));
+printTable(rows);
+const matched = results.filter((r) => r.match);
+if (matched.length > 0) {
+  console.log('');
+  printTable([
+    ['scale', 'person records', 'candidate pairs', 'scoring s', 'pairs/s/core (target >= 250k)', 'match s', 'people', 'families', 'peak RSS MB', 'exit'],
+    ...matched.map((r) => {
+      const m = r.match!;
+      return [String(r.scale), String(m.records), String(m.candidatePairs), fmt(m.scoringSeconds), String(m.pairsPerSecondPerCore), fmt(m.seconds), String(m.people), String(m.families), fmt(m.peakRssMb, 0), String(m.exitCode)];
+    }),
+  ]);
+}
+
+function printTable(table: string[][]): void {
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+  for (const row of table) console.log(row.map((c, i) => c.padStart(widths[i]!)).join('  '));
+}
 const growth: Record<string, unknown> = {};
 for (let i = 1; i < results.length; i++) {
   const a = results[i - 1]!;

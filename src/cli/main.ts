@@ -10,6 +10,11 @@ import { createFileLogger, safeError } from '../log/logger.ts';
  * calls one typed function and hands its report to `report`. Errors reach `main`'s boundary.
  */
 
+function stopAfterStage(value: string): 'ingest' | 'match' {
+  if (value === 'ingest' || value === 'match') return value;
+  throw new InvalidArgumentError('expected ingest or match');
+}
+
 function fraction(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError('expected a number from 0 to 1, e.g. 0.05');
@@ -85,8 +90,20 @@ Examples:
     .requiredOption('--out <dir>', 'folder for claim files, reports and rejects.csv')
     .option('--plan <file>', 'outcomes plan (default: phase2-london-core)')
     .option('--max-reject-fraction <f>', 'largest share of a file\'s rows that may be rejected before the file fails (default: the mapping\'s max_reject_fraction, else 0.05)', fraction)
-    .addHelpText('after', '\nAll extracts load in one transaction: if any file fails, nothing from the run is loaded.\nStages not built yet say so; nothing is faked.')
-    .action(async (o: { extracts: string; asOf: string; window: string; out: string; plan?: string; maxRejectFraction?: number }) => {
+    .option('--stop-after <stage>', 'stop after this stage: ingest (load and check the extracts only) or match (people and families)', stopAfterStage)
+    .addHelpText(
+      'after',
+      `
+Stages, in order:
+  ingest   every extract found in DIR, in one transaction: if any file fails, nothing from the run is loaded
+  match    people linked across the extracts and grouped into families, in one transaction;
+           OUT/families.csv traces every record to its person and family
+  evaluate identification and outcomes as of --as-of (not built yet)
+  claim    the claim draft for --window (not built yet)
+A failed stage leaves the database as that stage found it; running the same month again never
+loads a file twice. Stages not built yet say so; nothing is faked.`,
+    )
+    .action(async (o: { extracts: string; asOf: string; window: string; out: string; plan?: string; maxRejectFraction?: number; stopAfter?: 'ingest' | 'match' }) => {
       const { runPipeline } = await import('../run/pipeline.ts');
       report(await runPipeline({ ...flags(), ...o }), flags());
     });
@@ -113,8 +130,9 @@ or too many rows are rejected; the database is then left as it was.`,
 
   program
     .command('match')
-    .description('link the person records of the current extracts into people (families not built yet)')
+    .description('link the person records of the current extracts into people, and people into families')
     .option('--threshold <p>', 'match probability at or above which a scored pair is a link', fraction, 0.5)
+    .option('--out <dir>', 'write families.csv (family_id,case_ref,person_id,source,record_id) into this folder')
     .addHelpText(
       'after',
       `
@@ -122,11 +140,19 @@ Deterministic links first (one source's records with the same person id), then t
 Fellegi-Sunter model over candidate pairs from several blocking rules. Links never join two
 different person ids of one source, or dates of birth that cannot be one date mistyped. People keep
 their person_id from run to run; merges and splits are recorded in core.person_change. Pairs with
-probability 0.2-0.8 go to the clerical review queue. One transaction: a failure changes nothing.`,
+probability 0.2-0.8 go to the clerical review queue (tfclaims review list).
+
+Families: everyone on one programme register case_ref is that family, whatever address other
+systems hold; others are grouped by social care case group and by sharing a home (same UPRN, else
+the same address and postcode however written) over overlapping periods. Family ids are stable
+from run to run (a register family keeps its case_ref's id); membership history is kept in
+core.family_member, merges and splits in core.family_change.
+
+People and families are one transaction: a failure changes nothing.`,
     )
-    .action(async (o: { threshold: number }) => {
+    .action(async (o: { threshold: number; out?: string }) => {
       const { runMatch } = await import('../link/command.ts');
-      report(await runMatch({ ...flags(), threshold: o.threshold }), flags());
+      report(await runMatch({ ...flags(), threshold: o.threshold, ...(o.out === undefined ? {} : { out: o.out }) }), flags());
     });
 
   // Clerical review and explain-match (issue 3): src/link/review.ts and src/link/explain.ts.

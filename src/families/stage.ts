@@ -168,6 +168,8 @@ export async function buildFamilies(session: DbSession, ctx: RunContext): Promis
   const log = ctx.logger.child({ stage: 'families' });
   const k = session.kysely;
   await sql`SELECT pg_advisory_xact_lock(7425114101)`.execute(k);
+  // The match stage has just rewritten person_record: fresh statistics keep the joins below hash joins.
+  await sql`ANALYZE core.person_record, core.family, core.family_member`.execute(k);
   await settlePersonDetails(k, ctx.runId);
 
   const observations = (
@@ -264,6 +266,8 @@ export async function buildFamilies(session: DbSession, ctx: RunContext): Promis
       FROM unnest(${batch.map((c) => c.kind)}::text[], ${batch.map((c) => c.oldFamilyId)}::bigint[], ${batch.map((c) => familyIdOf[c.household]!)}::bigint[],
                   ${batch.map((c) => c.members)}::int[], ${batch.map((c) => c.reason)}::text[]) AS t(kind, o, n, m, why)`.execute(k);
   });
+
+  await sql`ANALYZE core.family, core.family_member, core.person_detail`.execute(k);
 
   const summary: FamiliesSummary = {
     people: people.size,

@@ -47,6 +47,8 @@ export interface MatchSummary {
   splits: number;
   storedPairs: number;
   modelTrained: boolean;
+  /** Wall-clock seconds spent comparing candidate pairs (levels, EM training, scoring), single-threaded. */
+  scoringSeconds: number;
 }
 
 /** Pairs below this probability are counted but not stored (explain-match recomputes any pair). */
@@ -122,12 +124,16 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
   const log = ctx.logger.child({ stage: 'match' });
   const k = session.kysely;
   await sql`SELECT pg_advisory_xact_lock(7425114100)`.execute(k);
+  // Freshly loaded tables have no statistics yet; without them the planner picks nested loops over millions of rows.
+  await sql`ANALYZE audit.input_file, audit.file_supersession, raw.attendance, raw.offending, raw.employment, raw.social_care, raw.attachments, core.person_record`.execute(k);
 
   const records = await loadCurrentPersonRecords(session);
   const { profiles, recordsOf } = profilesOf(records);
   log.info({ records: records.length, profiles: profiles.length }, 'records loaded');
   ctx.progress.say(`match: scoring candidate pairs of ${profiles.length} profiles`);
+  const scoringStarted = performance.now();
   const { model, pairs, byRule, gammas, scores } = scoreProfiles(profiles);
+  const scoringSeconds = (performance.now() - scoringStarted) / 1000;
 
   // Where each record key lives (profile index), for review decisions.
   const profileOfRecord = new Map<string, number>();
@@ -286,6 +292,7 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
     splits: changes.filter((c) => c.kind === 'split').length,
     storedPairs: stored.length,
     modelTrained: model !== undefined,
+    scoringSeconds,
   };
   log.info(summary, 'people linked');
   return summary;
