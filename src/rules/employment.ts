@@ -46,23 +46,21 @@ export function continuousEmploymentSql(plan: Plan, asOf: string): RawBuilder<un
       SELECT DISTINCT ON (c.family_id, c.person_id) c.family_id, c.person_id, s.benefit_type, s.rec, s.start_date, s.end_date
       FROM cand c JOIN r_spell s ON s.person_id = c.person_id AND s.oow
       ORDER BY c.family_id, c.person_id, s.end_date DESC NULLS FIRST, s.start_date DESC, s.rec DESC
-    ), days AS (
-      SELECT c.family_id, c.person_id, c.a_on, g::date AS day
-      FROM cand c CROSS JOIN LATERAL generate_series(least(${jsaFrom}, date_trunc('week', c.a_on)::date)::timestamp, ${lastSun}::timestamp, interval '1 day') g
-    ), cov AS (
-      SELECT d.family_id, d.person_id, d.day,
-        EXISTS (SELECT 1 FROM r_spell s WHERE s.person_id = d.person_id AND s.spell_type = 'employment'
-                AND s.start_date <= d.day AND (s.end_date IS NULL OR s.end_date >= d.day)) AS employed,
-        EXISTS (SELECT 1 FROM r_spell s WHERE s.person_id = d.person_id AND s.spell_type = 'employment' AND s.start_date > d.a_on
-                AND s.start_date <= d.day AND (s.end_date IS NULL OR s.end_date >= d.day)) AS employed_new,
-        EXISTS (SELECT 1 FROM r_spell s WHERE s.person_id = d.person_id AND s.oow
-                AND s.start_date <= d.day AND (s.end_date IS NULL OR s.end_date >= d.day)) AS on_oow
-      FROM days d
+    ), sp AS (
+      -- Each candidate's spells as multiranges of days: employment, employment started after A, out-of-work benefit.
+      SELECT c.family_id, c.person_id,
+             coalesce(range_agg(daterange(s.start_date, s.end_date, '[]')) FILTER (WHERE s.spell_type = 'employment'), '{}'::datemultirange) AS emp,
+             coalesce(range_agg(daterange(s.start_date, s.end_date, '[]')) FILTER (WHERE s.spell_type = 'employment' AND s.start_date > c.a_on), '{}'::datemultirange) AS emp_new,
+             coalesce(range_agg(daterange(s.start_date, s.end_date, '[]')) FILTER (WHERE s.oow), '{}'::datemultirange) AS oow
+      FROM cand c JOIN r_spell s ON s.person_id = c.person_id
+      GROUP BY c.family_id, c.person_id
     ), wk AS (
-      SELECT family_id, person_id, date_trunc('week', day)::date AS monday,
-             count(*) FILTER (WHERE employed AND NOT on_oow) = 7 AS ok,
-             count(*) FILTER (WHERE employed_new AND NOT on_oow) = 7 AS ok_new
-      FROM cov GROUP BY family_id, person_id, date_trunc('week', day)::date
+      -- Whole ISO weeks from the week of A (or the first of the JSA window) to the last whole week by T.
+      SELECT c.family_id, c.person_id, g::date AS monday,
+             (sp.emp @> daterange(g::date, g::date + 7) AND NOT sp.oow && daterange(g::date, g::date + 7)) AS ok,
+             (sp.emp_new @> daterange(g::date, g::date + 7) AND NOT sp.oow && daterange(g::date, g::date + 7)) AS ok_new
+      FROM cand c JOIN sp ON sp.family_id = c.family_id AND sp.person_id = c.person_id
+      CROSS JOIN LATERAL generate_series(least(${jsaFrom}, date_trunc('week', c.a_on)::date)::timestamp, (${lastSun} - 6)::timestamp, interval '7 days') g
     ), runs AS (
       SELECT family_id, person_id, monday, monday - (7 * row_number() OVER (PARTITION BY family_id, person_id ORDER BY monday))::int AS grp
       FROM wk WHERE ${runOk}

@@ -60,7 +60,13 @@ export async function evaluateFamilies(session: DbSession, ctx: RunContext, opts
   const codes = problemCodes(plan);
   const codesArr = sql`${`{${codes.join(',')}}`}::text[]`;
   const pc: PredicateContext = { asOf, ages: plan.ages, identificationWindowMonths: plan.identification_window_months };
-  const exec = (q: RawBuilder<unknown>) => q.execute(k);
+  const steps: { step: string; ms: number }[] = [];
+  const exec = async (q: RawBuilder<unknown>, step = 'sql') => {
+    const started = performance.now();
+    const result = await q.execute(k);
+    steps.push({ step, ms: Math.round(performance.now() - started) });
+    return result;
+  };
 
   await exec(sql`SELECT pg_advisory_xact_lock(${RULES_LOCK})`);
   ctx.progress.say(`rules: evaluating as of ${asOf} under ${plan.id} v${plan.version}`);
@@ -150,7 +156,7 @@ export async function evaluateFamilies(session: DbSession, ctx: RunContext, opts
 
   // --- identification at D, then problems at entry (data and keyworker) ---------------------
   for (const [problem, def] of Object.entries(plan.problems)) {
-    for (const [i, rule] of def.identification.entries()) await exec(identificationSql(problem, i, rule, pc));
+    for (const [i, rule] of def.identification.entries()) await exec(identificationSql(problem, i, rule, pc), `identification ${problem}[${i}] ${rule.rule}`);
   }
   await exec(sql`
     INSERT INTO r_entry (family_id, problem, from_data, from_keyworker)
@@ -159,15 +165,16 @@ export async function evaluateFamilies(session: DbSession, ctx: RunContext, opts
       UNION ALL
       SELECT f.family_id, p, false, true FROM r_family f CROSS JOIN LATERAL unnest(f.keyworker) p
       WHERE f.attached AND ${plan.keyworker_assessment} AND p = ANY(${codesArr})
-    ) x GROUP BY family_id, problem`);
+    ) x GROUP BY family_id, problem`, 'problems at entry');
+  await exec(sql`ANALYZE r_entry`, 'analyze');
   const kwOther = await sql<{ n: number }>`
     SELECT count(*)::int AS n FROM r_family f CROSS JOIN LATERAL unnest(f.keyworker) p WHERE f.attached AND NOT (p = ANY(${codesArr}))`.execute(k);
   task.tick(1);
 
   // --- progress at T for each problem at entry, the time gate, equivalent progress, CE --------
   for (const [problem, def] of Object.entries(plan.problems)) {
-    for (const [i, rule] of def.progress.entries()) await exec(progressSql(problem, i, rule, pc));
-    if (def.equivalent_progress) await exec(attestedSql(problem, -2, 'equivalent_progress', { equivalent_progress: true }, pc));
+    for (const [i, rule] of def.progress.entries()) await exec(progressSql(problem, i, rule, pc), `progress ${problem}[${i}] ${rule.rule}`);
+    if (def.equivalent_progress) await exec(attestedSql(problem, -2, 'equivalent_progress', { equivalent_progress: true }, pc), `equivalent_progress ${problem}`);
   }
   await exec(sql`
     INSERT INTO r_evidence (family_id, phase, problem, rule_index, rule, parameters, measured, threshold, result, source_records, attested_by, tested_on)
@@ -177,7 +184,9 @@ export async function evaluateFamilies(session: DbSession, ctx: RunContext, opts
            CASE WHEN ${T} >= (f.attached_on + ${sql.lit(plan.progress_due_months)} * interval '1 month')::date THEN 'pass' ELSE 'fail' END,
            f.register_records, NULL, ${T}
     FROM r_family f WHERE f.attached`);
-  if (plan.continuous_employment.enabled) await exec(continuousEmploymentSql(plan, asOf));
+  if (plan.continuous_employment.enabled) await exec(continuousEmploymentSql(plan, asOf), 'continuous_employment');
+  await exec(sql`CREATE INDEX ON r_evidence (family_id, phase, rule_index)`, 'index');
+  await exec(sql`ANALYZE r_evidence, r_entry`, 'analyze');
   task.tick(1);
 
   // --- results per problem and verdicts --------------------------------------------------------
@@ -215,7 +224,7 @@ export async function evaluateFamilies(session: DbSession, ctx: RunContext, opts
     SELECT ${evaluationId}, r.family_id, f.case_ref, r.phase, r.problem, r.rule_index, r.rule, r.parameters, r.measured, r.threshold,
            r.result, r.source_records, r.attested_by, r.tested_on, ${T}, ${plan.id}, ${sha256}, ${ctx.runId}
     FROM r_evidence r JOIN r_family f ON f.family_id = r.family_id
-    WHERE f.attached OR (SELECT count(*) FROM r_entry e WHERE e.family_id = r.family_id) >= ${plan.min_problems}`);
+    WHERE f.attached OR r.family_id IN (SELECT family_id FROM r_entry GROUP BY family_id HAVING count(*) >= ${plan.min_problems})`, 'persist evidence');
   await exec(sql`
     INSERT INTO core.problem_at_entry (evaluation_id, family_id, case_ref, problem, identified_on, from_data, from_keyworker, run_id)
     SELECT ${evaluationId}, e.family_id, f.case_ref, e.problem, f.attached_on, e.from_data, e.from_keyworker, ${ctx.runId}
@@ -336,6 +345,6 @@ export async function evaluateFamilies(session: DbSession, ctx: RunContext, opts
   };
   await exec(sql`UPDATE core.rules_evaluation SET summary = ${JSON.stringify(summary)}::jsonb, evidence_sha256 = ${summary.evidenceSha256}
                  WHERE evaluation_id = ${evaluationId}`);
-  log.info(summary, 'families evaluated');
+  log.info({ ...summary, slowestSteps: steps.sort((a, b) => b.ms - a.ms).slice(0, 5) }, 'families evaluated');
   return summary;
 }

@@ -124,20 +124,27 @@ export function identificationSql(problem: string, index: number, rule: Identifi
         ), ch0 AS (
           SELECT t.family_id, t.person_id, count(*)::int AS terms, sum(t.possible)::int AS possible, sum(${absent})::int AS absent,
                  sum(t.fixed)::int AS fixed, bool_or(t.permanent) AS permanent, bool_or(t.ap) AS ap,
-                 min(t.term_start) AS first_term_start, max(t.term_end) AS last_term_end,
-                 string_agg(array_to_string(t.recs, ${SEP}), ${SEP} ORDER BY t.term_start) AS recs
+                 min(t.term_start) AS first_term_start, max(t.term_end) AS last_term_end
           FROM t WHERE t.rk <= ${int(rule.terms)} GROUP BY t.family_id, t.person_id
         ), ch AS (
           SELECT ch.*, (${hitAbsence} OR ${hitFixed} OR ${hitPerm} OR ${hitAp}) AS hit FROM ch0 AS ch
+        ), keep AS (
+          -- Only attached families and families where the rule passes are written: details for those only.
+          SELECT ch.family_id, bool_or(ch.hit) AS hit FROM ch GROUP BY ch.family_id
+          HAVING bool_or(ch.hit) OR bool_or(EXISTS (SELECT 1 FROM r_family f WHERE f.family_id = ch.family_id AND f.attached))
+        ), recs AS (
+          SELECT t.family_id, t.person_id, string_agg(array_to_string(t.recs, ${SEP}), ${SEP} ORDER BY t.term_start) AS recs
+          FROM t JOIN keep USING (family_id) WHERE t.rk <= ${int(rule.terms)} GROUP BY t.family_id, t.person_id
         ), a AS (
-          SELECT family_id, bool_or(hit) AS hit,
-                 jsonb_agg(jsonb_build_object('person_id', person_id, 'terms', terms, 'first_term_start', first_term_start, 'last_term_end', last_term_end,
-                   'sessions_possible', possible, 'sessions_absent', absent,
-                   'absence_rate', CASE WHEN possible > 0 THEN round(absent::numeric / possible, 4) END,
-                   'fixed_exclusions', fixed, 'permanent_exclusion', permanent, 'alternative_provision', ap, 'identified', hit) ORDER BY person_id) AS children,
-                 string_agg(recs, ${SEP} ORDER BY person_id) FILTER (WHERE hit) AS hit_recs,
-                 string_agg(recs, ${SEP} ORDER BY person_id) AS all_recs
-          FROM ch GROUP BY family_id
+          SELECT ch.family_id, bool_or(ch.hit) AS hit,
+                 jsonb_agg(jsonb_build_object('person_id', ch.person_id, 'terms', ch.terms, 'first_term_start', ch.first_term_start, 'last_term_end', ch.last_term_end,
+                   'sessions_possible', ch.possible, 'sessions_absent', ch.absent,
+                   'absence_rate', CASE WHEN ch.possible > 0 THEN round(ch.absent::numeric / ch.possible, 4) END,
+                   'fixed_exclusions', ch.fixed, 'permanent_exclusion', ch.permanent, 'alternative_provision', ch.ap, 'identified', ch.hit) ORDER BY ch.person_id) AS children,
+                 string_agg(r.recs, ${SEP} ORDER BY ch.person_id) FILTER (WHERE ch.hit) AS hit_recs,
+                 string_agg(r.recs, ${SEP} ORDER BY ch.person_id) AS all_recs
+          FROM ch JOIN keep USING (family_id) JOIN recs r ON r.family_id = ch.family_id AND r.person_id = ch.person_id
+          GROUP BY ch.family_id
         )
         SELECT f.family_id, 'identification', ${head},
           jsonb_build_object('children', coalesce(a.children, '[]'::jsonb)),
