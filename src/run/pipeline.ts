@@ -6,6 +6,8 @@ import { parseDate } from '../ingest/dates.ts';
 import { withRun, type CommonOptions } from './context.ts';
 import { describeMatch, matchAndGroup, type MatchAndGroupSummary } from '../link/command.ts';
 import { writeFamiliesCsv } from '../families/index.ts';
+import { describeEvaluation, evaluateStage, writeEligibleUnattachedCsv } from '../rules/command.ts';
+import { loadPlan, type EvaluationSummary } from '../rules/index.ts';
 
 export interface RunPipelineOptions extends CommonOptions {
   extracts: string;
@@ -20,13 +22,10 @@ export interface RunPipelineOptions extends CommonOptions {
 }
 
 /** Stages after match that are not built yet, in order. Reported, never faked. */
-export const LATER_STAGES = [
-  { stage: 'evaluate', does: 'identification and outcomes as of the reference date', status: 'not built yet' },
-  { stage: 'claim', does: 'claim draft for the window', status: 'not built yet' },
-] as const;
+export const LATER_STAGES = [{ stage: 'claim', does: 'claim draft for the window', status: 'not built yet' }] as const;
 
 /** Stages `--stop-after` accepts, in run order. */
-export const RUN_STAGES = ['ingest', 'match'] as const;
+export const RUN_STAGES = ['ingest', 'match', 'evaluate'] as const;
 export type RunStage = (typeof RUN_STAGES)[number];
 
 /** What a run did, recorded with it and printed with --json. */
@@ -34,6 +33,8 @@ interface RunSummary {
   ingest: IngestSummary;
   match?: MatchAndGroupSummary;
   familiesCsv?: { file: string; rows: number };
+  evaluation?: EvaluationSummary;
+  eligibleUnattachedCsv?: { file: string; families: number; rows: number };
   /** Wall-clock seconds per stage. */
   seconds?: Record<string, number>;
   stages: { stage: string; status: string }[];
@@ -56,15 +57,15 @@ export function parseWindowId(value: string): string {
 
 /**
  * `tfclaims run`: the monthly job. Ingests every known extract in the folder (one transaction:
- * all or nothing), links people and families (one transaction) and writes families.csv; the
+ * all or nothing), links people and families (one transaction) and writes families.csv,
+ * evaluates every family under the plan (one transaction) and writes eligible-unattached.csv; the
  * stages after that report that they are not built yet.
  */
 export async function runPipeline(opts: RunPipelineOptions): Promise<CommandReport> {
   const asOf = parseAsOf(opts.asOf);
   const window = parseWindowId(opts.window);
-  if (opts.plan) {
-    throw new UsageError('--plan is not supported yet: outcomes plans arrive with the rules stage', { hint: 'run without --plan for now' });
-  }
+  // A bad plan is a usage error before anything touches the database.
+  const plan = await loadPlan(opts.plan);
   const files = await discoverExtracts(opts.extracts);
   if (files.length === 0) {
     throw new UsageError(`no extracts found in ${opts.extracts}`, {
@@ -74,7 +75,7 @@ export async function runPipeline(opts: RunPipelineOptions): Promise<CommandRepo
   await mkdir(opts.out, { recursive: true });
   const outcome = await withRun<RunSummary>(
     'run',
-    { extracts: opts.extracts, asOf, window, out: opts.out },
+    { extracts: opts.extracts, asOf, window, out: opts.out, plan: plan.source, planSha256: plan.sha256, stopAfter: opts.stopAfter ?? null },
     opts,
     async (ctx) => {
       ctx.progress.say(`run #${ctx.runId}: ${files.length} extract${files.length === 1 ? '' : 's'} in ${opts.extracts}, as of ${asOf}, window ${window}`);
@@ -101,18 +102,25 @@ export async function runPipeline(opts: RunPipelineOptions): Promise<CommandRepo
       const match = await matchAndGroup(ctx);
       const familiesCsv = await writeFamiliesCsv(ctx.db, opts.out);
       seconds.match = (performance.now() - matchStarted) / 1000;
+      if (opts.stopAfter === 'match') return { summary: { ingest, match, familiesCsv, seconds, stages: [] }, exitCode: ExitCode.ok };
+      const evaluateStarted = performance.now();
+      const evaluation = await evaluateStage(ctx, { asOf, plan });
+      const eligibleUnattachedCsv = await writeEligibleUnattachedCsv(ctx.db, evaluation.evaluationId, opts.out);
+      seconds.evaluate = (performance.now() - evaluateStarted) / 1000;
       for (const later of LATER_STAGES) {
         ctx.logger.info({ stage: later.stage }, `${later.stage}: ${later.status}`);
       }
-      const stages = opts.stopAfter === 'match' ? [] : LATER_STAGES.map((s) => ({ stage: s.stage, status: s.status }));
-      return { summary: { ingest, match, familiesCsv, seconds, stages }, exitCode: ExitCode.ok };
+      const stages = opts.stopAfter === 'evaluate' ? [] : LATER_STAGES.map((s) => ({ stage: s.stage, status: s.status }));
+      return { summary: { ingest, match, familiesCsv, evaluation, eligibleUnattachedCsv, seconds, stages }, exitCode: ExitCode.ok };
     },
   );
   const lines = ['ingest:', ...describeIngest(outcome.summary.ingest).map((l) => `  ${l}`)];
-  const { match, familiesCsv } = outcome.summary;
+  const { match, familiesCsv, evaluation, eligibleUnattachedCsv } = outcome.summary;
   if (outcome.exitCode === ExitCode.ok) {
     if (match) lines.push(...describeMatch(match));
     if (familiesCsv) lines.push(`  ${familiesCsv.file}: ${familiesCsv.rows} records placed in families`);
+    if (evaluation) lines.push(...describeEvaluation(evaluation));
+    if (eligibleUnattachedCsv) lines.push(`  ${eligibleUnattachedCsv.file}: ${eligibleUnattachedCsv.families} families (${eligibleUnattachedCsv.rows} people) for the early help service to consider`);
     if (opts.stopAfter) lines.push(`stopped after ${opts.stopAfter} (--stop-after)`);
     else for (const later of LATER_STAGES) lines.push(`${later.stage}: ${later.status} (${later.does})`);
   } else {

@@ -167,7 +167,6 @@ const USAGE_ERRORS: [string, string[], RegExp][] = [
 ];
 
 const NOT_BUILT: [string[], string][] = [
-  [['evaluate', '--as-of', '2026-10-31'], 'evaluate'],
   [['explain', '--case-ref', 'EH-1'], 'explain'],
   [['claim', 'draft', '--window', '2026-Q3', '--as-of', '2026-10-31', '--out', 'out'], 'claim draft'],
   [['claim', 'finalise', '--window', '2026-Q3'], 'claim finalise'],
@@ -183,12 +182,12 @@ function expectNotBuilt(result: { code: number; stdout: string; stderr: string }
 }
 
 describe('usage errors and commands not built yet', () => {
-  it('the program exits 2 with the error and a pointer to --help for bad usage, and 1 for a command not built yet', async () => {
-    const [unknown, missing, nested, notBuilt] = await Promise.all([
+  it('the program exits 2 with the error and a pointer to --help for bad usage or a plan it cannot read', async () => {
+    const [unknown, missing, nested, badPlan] = await Promise.all([
       cli(['ingest', 'offending', 'x.csv', '--bogus']),
       cli(['ingest', 'offending']),
       cli(['claim', 'draft', '--as-of', '2026-10-31']),
-      cli(['evaluate', '--as-of', '2026-10-31', '--quiet']),
+      cli(['evaluate', '--as-of', '2026-10-31', '--plan', 'no-such-plan.yaml', '--quiet']),
     ]);
     for (const r of [unknown, missing, nested]) {
       expect(r.code, r.stderr).toBe(2);
@@ -197,7 +196,8 @@ describe('usage errors and commands not built yet', () => {
     expect(unknown.stderr).toBe("error: unknown option '--bogus'\n(run with --help for usage)\n");
     expect(missing.stderr).toBe("error: missing required argument 'file'\n(run with --help for usage)\n");
     expect(nested.stderr).toBe("error: required option '--window <id>' not specified\n(run with --help for usage)\n");
-    expectNotBuilt(notBuilt, 'evaluate');
+    expect(badPlan.code, badPlan.stderr).toBe(2);
+    expect(badPlan.stderr).toMatch(/no-such-plan\.yaml/);
   });
 
   it.each(USAGE_ERRORS)('%s exits 2', async (_name, args, message) => {
@@ -293,7 +293,9 @@ describe(`ingest and run on ${mainBackend()}`, () => {
     expect(result.stderr).toMatch(/^families: \d+ people in \d+ families \(0 attached, \d+ new\)/m);
     expect(result.stderr).toMatch(/families\.csv: 3 records placed in families$/m);
     expect((await readFile(path.join(out, 'families.csv'), 'utf8')).split('\n')[0]).toBe('family_id,case_ref,person_id,source,record_id');
-    for (const stage of ['evaluate', 'claim']) expect(result.stderr).toMatch(new RegExp(`^${stage}: not built yet \\(`, 'm'));
+    expect(result.stderr).toMatch(/^evaluate: as of 2026-10-31 under plan phase2-london-core v\d+ \(sha256 [0-9a-f]{12}\), evaluation #\d+$/m);
+    expect((await readFile(path.join(out, 'eligible-unattached.csv'), 'utf8')).split('\n')[0]).toBe('family_id,person_id,problems');
+    expect(result.stderr).toMatch(/^claim: not built yet \(/m);
     expect(result.stderr).toMatch(/^run #\d+ finished; outputs in /m);
     // `match` alone links what is loaded, again: the same people and families.
     const matched = await cli([...opts(), 'match', '--out', path.join(tmp.dir, 'out-match')]);
@@ -310,14 +312,12 @@ describe(`ingest and run on ${mainBackend()}`, () => {
     expect(summary).toMatchObject({
       asOf: '2026-10-31',
       window: '2026-Q3',
-      stages: [
-        { stage: 'evaluate', status: 'not built yet' },
-        { stage: 'claim', status: 'not built yet' },
-      ],
+      stages: [{ stage: 'claim', status: 'not built yet' }],
       ingest: { rowsLoaded: 0 },
       match: { people: { records: 3, newPersons: 0 }, families: { newFamilies: 0 } },
       familiesCsv: { rows: 3 },
-      seconds: { ingest: expect.any(Number), match: expect.any(Number) },
+      evaluation: { asOf: '2026-10-31', planId: 'phase2-london-core', attachedFamilies: 0 },
+      seconds: { ingest: expect.any(Number), match: expect.any(Number), evaluate: expect.any(Number) },
     });
     expect(summary.ingest.files.map((f: { status: string }) => f.status)).toEqual(['offending', 'employment'].map(() => 'unchanged'));
   });
@@ -333,7 +333,7 @@ describe(`ingest and run on ${mainBackend()}`, () => {
       [['--extracts', extracts, '--as-of', '2026-02-30', ...base], /--as-of 2026-02-30 is not a real date/],
       [['--extracts', extracts, '--as-of', '31/10/2026', ...base], /--as-of 31\/10\/2026 is not a real date in YYYY-MM-DD form/],
       [['--extracts', extracts, '--as-of', '2026-10-31', '--window', 'Q3 2026', '--out', 'o'], /--window Q3 2026 is not a valid window id/],
-      [['--extracts', extracts, '--as-of', '2026-10-31', '--plan', 'plan.yaml', ...base], /--plan is not supported yet/],
+      [['--extracts', extracts, '--as-of', '2026-10-31', '--plan', 'plan.yaml', ...base], /cannot read outcomes plan plan\.yaml/],
       [['--extracts', empty, '--as-of', '2026-10-31', ...base], /no extracts found in/],
       [['--extracts', path.join(tmp.dir, 'nowhere'), '--as-of', '2026-10-31', ...base], /is not a folder/],
     ];
