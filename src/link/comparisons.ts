@@ -1,6 +1,7 @@
 import damerauLevenshtein from 'talisman/metrics/damerau-levenshtein.js';
 import jaroWinkler from 'talisman/metrics/jaro-winkler.js';
 import type { Comparison, ComparisonLevel, LinkRecord } from './model.ts';
+import { sameNameFamily } from './nicknames.ts';
 
 /**
  * Comparison builders shared by every linkage task: each returns levels from strongest
@@ -24,16 +25,42 @@ const editsAtMost = (field: string, edits: number): ComparisonLevel => ({
 
 const otherwise: ComparisonLevel = { label: 'else', test: () => true };
 
-/** A name: exact, swapped with another name field, then Jaro-Winkler bands. */
-export function nameComparison(field: string, opts: { swapWith?: string; bands?: number[] } = {}): Comparison {
+/** Known-as forms of one forename (William and Bill, Bill and Will): see nicknames.ts. */
+const nickname = (field: string): ComparisonLevel => ({
+  label: 'nickname or other form of one name',
+  test: (a, b) => sameNameFamily(a[field]!, b[field]!),
+});
+
+export interface NameComparisonOptions {
+  /** Another name field: a value equal to the other record's value there is a swap (a level after exact). */
+  swapWith?: string;
+  /** Jaro-Winkler bands, strongest first (default 0.92 and 0.80). */
+  bands?: number[];
+  /**
+   * A level for a forename and its diminutive or another form of one name (nicknames.ts), after
+   * exact and swap and before the Jaro-Winkler bands; with a number, after the bands at or above it.
+   */
+  nicknames?: boolean | number;
+  /** Term-frequency adjustment of the exact level (an exact match on a rare name weighs more). */
+  termFrequency?: boolean;
+}
+
+/** A name: exact, swapped with another name field, optionally a nickname level, then Jaro-Winkler bands. */
+export function nameComparison(field: string, opts: NameComparisonOptions = {}): Comparison {
   const levels: ComparisonLevel[] = [exact(field)];
   const other = opts.swapWith;
   if (other) {
     levels.push({ label: `swapped with ${other}`, test: (a, b) => a[field] === b[other] && !!a[field] });
   }
-  for (const band of opts.bands ?? [0.92, 0.8]) levels.push(jaroAtLeast(field, band));
+  const bands = opts.bands ?? [0.92, 0.8];
+  const nicknameAfter = opts.nicknames === true ? Number.POSITIVE_INFINITY : typeof opts.nicknames === 'number' ? opts.nicknames : undefined;
+  if (nicknameAfter === Number.POSITIVE_INFINITY) levels.push(nickname(field));
+  for (const band of bands) {
+    levels.push(jaroAtLeast(field, band));
+    if (nicknameAfter === band) levels.push(nickname(field));
+  }
   levels.push(otherwise);
-  return { name: field, isNull: missing(field), levels };
+  return { name: field, isNull: missing(field), levels, ...(opts.termFrequency ? { termFrequency: { field, level: 0 } } : {}) };
 }
 
 /** A date as `YYYYMMDD` (or ISO with dashes removed): exact, day and month transposed, one edit, else. */

@@ -36,18 +36,24 @@ export function evaluateLinkage<R extends LinkRecord>(opts: {
   sessions?: readonly TrainingSession[];
   maxBlockSize?: number;
   threshold?: number;
+  /** Floor of term frequencies, as a count of records (default 1). */
+  tfMinimumCount?: number;
 }): LinkageEvaluation {
   const { comparisons, left } = opts;
   const dedupe = opts.right === undefined;
   const right = opts.right ?? left;
   const { pairs, byRule } = candidatePairs(opts.blocking, left, right, { dedupe, ...(opts.maxBlockSize ? { maxBlockSize: opts.maxBlockSize } : {}) });
   const gammas = pairs.map(([i, j]) => gammaOf(comparisons, left[i]!, right[j]!));
-  const model = trainModel(comparisons, left, right, gammas, { dedupe, ...(opts.sessions ? { sessions: opts.sessions } : {}) });
+  const model = trainModel(comparisons, left, right, gammas, {
+    dedupe,
+    ...(opts.sessions ? { sessions: opts.sessions } : {}),
+    ...(opts.tfMinimumCount === undefined ? {} : { tfMinimumCount: opts.tfMinimumCount }),
+  });
   const threshold = opts.threshold ?? 0.5;
   const predicted = new Set<string>();
   const weightHistogram: Record<string, number> = {};
   pairs.forEach(([i, j], n) => {
-    const s = scorePair(model, gammas[n]!);
+    const s = scorePair(model, gammas[n]!, left[i], right[j]);
     const bin = String(Math.floor(s.weight));
     weightHistogram[bin] = (weightHistogram[bin] ?? 0) + 1;
     if (s.probability >= threshold) predicted.add(`${i}|${j}`);

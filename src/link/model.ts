@@ -26,6 +26,12 @@ export interface Comparison {
   name: string;
   isNull(a: LinkRecord, b: LinkRecord): boolean;
   levels: ComparisonLevel[];
+  /**
+   * Term-frequency adjustment (Splink's): at `level` (an exact match on `field`), the u of the
+   * level is replaced by the frequency of the pair's value among the records, so agreeing on a
+   * rare name weighs more than agreeing on a common one.
+   */
+  termFrequency?: { field: string; level: number };
 }
 
 /** The level of each comparison for a pair: an index into `levels`, or -1 for null. */
@@ -59,6 +65,92 @@ export interface LinkModel {
   /** EM iterations run and whether it converged. */
   iterations: number;
   converged: boolean;
+  /**
+   * Term frequencies by comparison name, for comparisons with a term-frequency adjustment.
+   * Absent in models trained without one (and in models stored before it existed): scoring is
+   * then unadjusted.
+   */
+  termFrequencies?: Record<string, TermFrequencyTable>;
+}
+
+/**
+ * How often each value of a field occurs among the records linked (both sides of a link task),
+ * for the term-frequency adjustment of an exact level. Only values seen more than once are
+ * listed: any other value is taken as seen once.
+ */
+export interface TermFrequencyTable {
+  field: string;
+  /** The level adjusted (the comparison's exact level). */
+  level: number;
+  /** Records with a value in the field. */
+  total: number;
+  /** Records holding each value, for values held by more than one record. */
+  counts: Record<string, number>;
+  /** Lowest frequency used (the floor), so one rare value cannot outweigh everything else. */
+  minimum: number;
+}
+
+/** The frequency of a value in a term-frequency table, at least the table's floor. */
+export function termFrequencyOf(table: TermFrequencyTable, value: string): number {
+  return Math.max((table.counts[value] ?? 1) / Math.max(table.total, 1), table.minimum);
+}
+
+/**
+ * The term-frequency adjustment of a level for one value, in bits: log2(u / tf). Added to the
+ * level's weight log2(m / u), it makes the weight log2(m / tf): positive for a value rarer than
+ * the average agreement, negative for a common one.
+ */
+export function termFrequencyWeight(table: TermFrequencyTable, u: number, value: string): number {
+  return Math.log2(u / termFrequencyOf(table, value));
+}
+
+/**
+ * Term-frequency tables of the comparisons that ask for one, counted over the records (left and
+ * right of a link task; left alone when deduplicating). The floor is the frequency of a value
+ * held by `minimumCount` records (default 1: a value seen once).
+ */
+export function termFrequencyTables(
+  comparisons: readonly Comparison[],
+  left: readonly LinkRecord[],
+  right: readonly LinkRecord[] | undefined,
+  opts: { minimumCount?: number } = {},
+): Record<string, TermFrequencyTable> | undefined {
+  const tables: Record<string, TermFrequencyTable> = {};
+  let any = false;
+  for (const c of comparisons) {
+    if (!c.termFrequency) continue;
+    const { field, level } = c.termFrequency;
+    const counts = new Map<string, number>();
+    let total = 0;
+    for (const list of right && right !== left ? [left, right] : [left]) {
+      for (const r of list) {
+        const v = r[field];
+        if (!v) continue;
+        total++;
+        counts.set(v, (counts.get(v) ?? 0) + 1);
+      }
+    }
+    const repeated: Record<string, number> = {};
+    for (const [v, n] of [...counts].sort((x, y) => (x[0] < y[0] ? -1 : 1))) if (n > 1) repeated[v] = n;
+    tables[c.name] = { field, level, total, counts: repeated, minimum: (opts.minimumCount ?? 1) / Math.max(total, 1) };
+    any = true;
+  }
+  return any ? tables : undefined;
+}
+
+/** Term-frequency tables by comparison index, prepared once per model for fast scoring. */
+const preparedTf = new WeakMap<LinkModel, ({ table: TermFrequencyTable; counts: Map<string, number> } | undefined)[]>();
+
+function tfByComparison(model: LinkModel) {
+  let prepared = preparedTf.get(model);
+  if (!prepared) {
+    prepared = model.comparisons.map((c) => {
+      const table = model.termFrequencies?.[c.name];
+      return table ? { table, counts: new Map(Object.entries(table.counts)) } : undefined;
+    });
+    preparedTf.set(model, prepared);
+  }
+  return prepared;
 }
 
 /** Match weight (log2 Bayes factor) of each level. */
@@ -66,23 +158,48 @@ export function levelWeight(level: { m: number; u: number }): number {
   return Math.log2(level.m / level.u);
 }
 
-/** A scored pair: the total match weight including the prior, its probability, and each comparison's contribution. */
+/**
+ * A scored pair: the total match weight including the prior, its probability, and each
+ * comparison's contribution (its level's weight plus any term-frequency adjustment).
+ */
 export interface PairScore {
   weight: number;
   probability: number;
   contributions: number[];
+  /** The term-frequency adjustment inside each contribution (0 where none); present when the pair's records were given. */
+  termFrequencyAdjustments?: number[];
 }
 
-export function scorePair(model: LinkModel, gamma: Gamma): PairScore {
+/**
+ * Score a pair from its levels. With the pair's records (`a`, `b`) and a model holding
+ * term-frequency tables, an exact level of an adjusted comparison weighs log2(m / tf(value))
+ * instead of log2(m / u); without them the score is unadjusted, as before.
+ */
+export function scorePair(model: LinkModel, gamma: Gamma, a?: LinkRecord, b?: LinkRecord): PairScore {
   let weight = Math.log2(model.prior / (1 - model.prior));
   const contributions: number[] = [];
+  const tf = a && b && model.termFrequencies ? tfByComparison(model) : undefined;
+  const adjustments: number[] | undefined = tf ? [] : undefined;
   for (let k = 0; k < gamma.length; k++) {
     const level = gamma[k]!;
-    const w = level < 0 ? 0 : levelWeight(model.comparisons[k]!.levels[level]!);
+    let w = level < 0 ? 0 : levelWeight(model.comparisons[k]!.levels[level]!);
+    if (adjustments) {
+      const t = tf![k];
+      let adjust = 0;
+      if (t && level === t.table.level) {
+        const value = a![t.table.field] ?? '';
+        const frequency = Math.max((t.counts.get(value) ?? 1) / Math.max(t.table.total, 1), t.table.minimum);
+        adjust = Math.log2(model.comparisons[k]!.levels[level]!.u / frequency);
+      }
+      adjustments.push(adjust);
+      w += adjust;
+    }
     contributions.push(w);
     weight += w;
   }
-  return { weight, probability: 1 / (1 + 2 ** -weight), contributions };
+  const score: PairScore = { weight, probability: 1 / (1 + 2 ** -weight), contributions };
+  if (adjustments) score.termFrequencyAdjustments = adjustments;
+  return score;
 }
 
 const FLOOR = 1e-6;
@@ -311,7 +428,7 @@ export function trainModel(
   left: readonly LinkRecord[],
   right: readonly LinkRecord[],
   gammas: readonly Gamma[],
-  opts: { dedupe?: boolean; seed?: number; uPairs?: number; sessions?: readonly TrainingSession[] } = {},
+  opts: { dedupe?: boolean; seed?: number; uPairs?: number; sessions?: readonly TrainingSession[]; tfMinimumCount?: number } = {},
 ): LinkModel {
   const u = estimateU(comparisons, left, right, { seed: opts.seed ?? 1, pairs: opts.uPairs ?? 200_000 });
   const em = opts.sessions
@@ -323,12 +440,15 @@ export function trainModel(
   const possible = opts.dedupe ? (left.length * (left.length - 1)) / 2 : left.length * right.length;
   const expectedMatches = em.lambda * gammas.length;
   const prior = Math.min(0.5, Math.max(1 / possible, expectedMatches / possible));
-  return {
+  const model: LinkModel = {
     comparisons: comparisons.map((c, k) => ({ name: c.name, levels: c.levels.map((level, l) => ({ label: level.label, m: em.m[k]![l]!, u: u[k]![l]! })) })),
     prior,
     iterations: em.iterations,
     converged: em.converged,
   };
+  const tf = termFrequencyTables(comparisons, left, opts.dedupe ? undefined : right, opts.tfMinimumCount === undefined ? {} : { minimumCount: opts.tfMinimumCount });
+  if (tf) model.termFrequencies = tf;
+  return model;
 }
 
 /** Precision, recall and F1 of predicted pairs against true pairs (keys like `i|j`). */

@@ -3,7 +3,19 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dateComparison, nameComparison } from '../../src/link/comparisons.ts';
 import { evaluateFebrl, readFebrl } from '../../src/link/febrl.ts';
-import { candidatePairs, estimateM, gammaOf, pairQuality, scorePair, trainModel, type Comparison, type Gamma } from '../../src/link/model.ts';
+import {
+  candidatePairs,
+  estimateM,
+  gammaOf,
+  pairQuality,
+  scorePair,
+  termFrequencyTables,
+  termFrequencyWeight,
+  trainModel,
+  type Comparison,
+  type Gamma,
+  type LinkModel,
+} from '../../src/link/model.ts';
 import { Rng } from '../../src/synth/random.ts';
 
 const FEBRL = path.join(import.meta.dirname, '..', 'fixtures', 'febrl');
@@ -99,6 +111,68 @@ describe('EM', () => {
 
   it('scores precision, recall and F1', () => {
     expect(pairQuality(new Set(['a', 'b', 'c']), new Set(['a', 'b', 'd', 'e']))).toMatchObject({ tp: 2, fp: 1, fn: 2, precision: 2 / 3, recall: 0.5 });
+  });
+});
+
+describe('term-frequency adjustment of exact name matches', () => {
+  const surname = nameComparison('surname', { termFrequency: true });
+  // 10 records: smith 6 times, jones twice, okonkwo and lee once each.
+  const people = ['smith', 'smith', 'smith', 'smith', 'smith', 'smith', 'jones', 'jones', 'okonkwo', 'lee'].map((s) => ({ surname: s }));
+
+  it('counts values over the records linked (both sides of a link task), listing only repeated ones, with a floor', () => {
+    const tables = termFrequencyTables([surname, dateComparison('dob')], people.slice(0, 5), people.slice(5))!;
+    expect(Object.keys(tables)).toEqual(['surname']);
+    expect(tables.surname).toEqual({ field: 'surname', level: 0, total: 10, counts: { jones: 2, smith: 6 }, minimum: 0.1 });
+    expect(termFrequencyTables([surname], people, undefined, { minimumCount: 3 })!.surname!.minimum).toBeCloseTo(0.3, 12);
+    expect(termFrequencyTables([dateComparison('dob')], people, undefined)).toBeUndefined();
+  });
+
+  const model = (): LinkModel => ({
+    comparisons: [{ name: 'surname', levels: [{ label: 'exact', m: 0.9, u: 0.4 }, { label: 'jaro-winkler >= 0.92', m: 0.05, u: 0.01 }, { label: 'jaro-winkler >= 0.8', m: 0.03, u: 0.05 }, { label: 'else', m: 0.02, u: 0.54 }] }],
+    prior: 0.1,
+    iterations: 1,
+    converged: true,
+    termFrequencies: termFrequencyTables([surname], people, undefined),
+  });
+
+  it('makes an exact match weigh log2(m / tf): a rare name more than the average agreement, a common one less', () => {
+    const m = model();
+    const exact = Int8Array.from([0]);
+    const plain = scorePair(m, exact).contributions[0]!;
+    expect(plain).toBeCloseTo(Math.log2(0.9 / 0.4), 12); // without the records: unadjusted, as before
+    const smith = scorePair(m, exact, { surname: 'smith' }, { surname: 'smith' });
+    const okonkwo = scorePair(m, exact, { surname: 'okonkwo' }, { surname: 'okonkwo' });
+    expect(smith.contributions[0]).toBeCloseTo(Math.log2(0.9 / 0.6), 12);
+    expect(okonkwo.contributions[0]).toBeCloseTo(Math.log2(0.9 / 0.1), 12); // seen once: tf 1/10
+    expect(okonkwo.weight).toBeGreaterThan(scorePair(m, exact).weight);
+    expect(smith.weight).toBeLessThan(scorePair(m, exact).weight);
+    expect(okonkwo.termFrequencyAdjustments![0]).toBeCloseTo(termFrequencyWeight(m.termFrequencies!.surname!, 0.4, 'okonkwo'), 12);
+    // A value never counted (a record added since) is as rare as a value seen once.
+    expect(scorePair(m, exact, { surname: 'zed' }, { surname: 'zed' }).contributions[0]).toBeCloseTo(Math.log2(0.9 / 0.1), 12);
+  });
+
+  it('leaves the other levels, null comparisons and models without tables unadjusted', () => {
+    const m = model();
+    const fuzzy = scorePair(m, Int8Array.from([1]), { surname: 'smith' }, { surname: 'smyth' });
+    expect(fuzzy.contributions[0]).toBeCloseTo(Math.log2(0.05 / 0.01), 12);
+    expect(fuzzy.termFrequencyAdjustments).toEqual([0]);
+    expect(scorePair(m, Int8Array.from([-1]), { surname: '' }, { surname: 'smith' }).contributions).toEqual([0]);
+    const { termFrequencies: _, ...old } = m;
+    expect(scorePair(old, Int8Array.from([0]), { surname: 'okonkwo' }, { surname: 'okonkwo' })).toEqual(scorePair(old, Int8Array.from([0])));
+  });
+
+  it('is trained with the model, only for comparisons that ask, and survives the model stored as JSON', () => {
+    const comparisons = [surname, nameComparison('forename')];
+    const records = people.map((p, i) => ({ ...p, forename: i % 2 ? 'ann' : 'bob' }));
+    const gammas = [gammaOf(comparisons, records[0]!, records[1]!), gammaOf(comparisons, records[8]!, records[8]!)];
+    const trained = trainModel(comparisons, records, records, gammas, { dedupe: true, uPairs: 50 });
+    expect(Object.keys(trained.termFrequencies!)).toEqual(['surname']);
+    const stored = JSON.parse(JSON.stringify(trained)) as LinkModel;
+    for (const [a, b] of [[0, 1], [8, 8], [6, 7]] as const) {
+      const g = gammaOf(comparisons, records[a]!, records[b]!);
+      expect(scorePair(stored, g, records[a], records[b])).toEqual(scorePair(trained, g, records[a], records[b]));
+    }
+    expect(trainModel([nameComparison('forename')], records, records, gammas.map((g) => g.slice(1)), { dedupe: true, uPairs: 50 }).termFrequencies).toBeUndefined();
   });
 });
 
