@@ -313,12 +313,58 @@ Examples:
       report(await runLinkageEval(o), flags());
     });
 
+  // Tamper evidence (issue 5, src/audit/): `audit check-chain`. Found by name, so this block
+  // does not depend on how the claims work declares the `audit` group.
+  const auditGroup = program.commands.find((c) => c.name() === 'audit') ?? program.command('audit').description('internal audit');
+  auditGroup
+    .command('check-chain')
+    .description('recompute every run seal from the stored records; name the first broken record (exit 0 intact, 1 broken)')
+    .option('--expect-hash <sha256>', 'a seal hash recorded earlier (from a run\'s log or a previous check) that must still be in the chain')
+    .addHelpText(
+      'after',
+      `
+Every run is sealed when it starts and when it ends: hash = sha256(previous seal's hash ||
+canonical JSON of what the seal covers: command, arguments, operator, code version, start and
+end, status, exit code, summary, the files the run loaded and wrote with their hashes, its rules
+evaluations with their plan and evidence hashes). check-chain rebuilds each seal's content from
+the records as they are now, recomputes every hash and link, and lists each difference, naming
+the run and the field (e.g. "run 12 (seal 23, end): inputs[0].sha256 differs").
+
+It only reads (a tfclaims_auditor login can run it) and does not migrate the database. The last
+line gives the chain's head hash: keep it outside the database, and pass it back later with
+--expect-hash to prove nothing was cut from the end. See docs/auditors.md to recompute a seal by hand.
+
+Examples:
+  tfclaims audit check-chain
+  tfclaims --json audit check-chain --expect-hash 3f0c...e9`,
+    )
+    .action(async (o: { expectHash?: string }) => {
+      const { runCheckChain } = await import('../audit/check.ts');
+      report(await runCheckChain({ ...flags(), ...o }), flags());
+    });
+
   const db = program.command('db').description('database housekeeping');
   db.command('migrate')
     .description('bring the schema up to date and do nothing else (every command does this itself)')
     .action(async () => {
       const { runMigrate } = await import('../db/command.ts');
       report(await runMigrate(flags()), flags());
+    });
+  db.command('roles')
+    .description('create the tfclaims_auditor, tfclaims_finance and tfclaims_pipeline roles (if missing) and set this database\'s grants (a server only)')
+    .addHelpText(
+      'after',
+      `
+  tfclaims_auditor   reads the audit trail and the auditors' views; no raw.* or core.* personal data
+  tfclaims_finance   the run chain only, until the claims views exist
+  tfclaims_pipeline  reads and writes raw and core, reads and appends to audit; no superuser
+The roles cannot log in: make people and services members (GRANT tfclaims_auditor TO jane).
+Run it as the login that owns the tfclaims tables, with CREATEROLE; on each database and again
+after every upgrade. The embedded database has no roles (exit 2). See docs/auditors.md.`,
+    )
+    .action(async () => {
+      const { runDbRoles } = await import('../audit/roles.ts');
+      report(await runDbRoles(flags()), flags());
     });
 
   return program;

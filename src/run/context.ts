@@ -6,6 +6,7 @@ import { openDatabase, resolveDatabaseTarget, type Database } from '../db/index.
 import { createFileLogger, safeError } from '../log/logger.ts';
 import { silentProgress, terminalProgress, type ProgressReporter } from '../log/progress.ts';
 import { TfclaimsError } from '../errors.ts';
+import { recordRunEnd, recordRunStart } from '../audit/seal.ts';
 
 /** Options every command that touches the database accepts. */
 export interface CommonOptions {
@@ -84,18 +85,16 @@ export async function withRun<S>(
   const target = resolveDatabaseTarget(common.db);
   const { db, migrations } = await openDatabase(target, rootLogger);
   try {
-    const run = await db.kysely
-      .insertInto('audit.run')
-      .values({ command, args: JSON.stringify(args), operator: operatorName(common.operator), code_version: codeVersion() })
-      .returning('run_id')
-      .executeTakeFirstOrThrow();
+    // The start is recorded and sealed into the run chain in one transaction (src/audit/seal.ts).
+    const started = await recordRunStart(db, { command, args: JSON.stringify(args), operator: operatorName(common.operator), codeVersion: codeVersion() });
+    const run = { run_id: started.runId };
     const logger = rootLogger.child({ runId: run.run_id, command });
-    logger.info({ database: db.description, kind: db.kind, migrationsApplied: migrations.applied, schema: migrations.current }, 'run started');
+    logger.info({ database: db.description, kind: db.kind, migrationsApplied: migrations.applied, schema: migrations.current, seal: started.seal }, 'run started');
     const end = async (status: 'succeeded' | 'failed', exitCode: number, summary: unknown) => {
-      await db.kysely
-        .insertInto('audit.run_end')
-        .values({ run_id: run.run_id, status, exit_code: exitCode, summary: JSON.stringify(summary ?? {}) })
-        .execute();
+      // The end seal covers what the run loaded, wrote (recordOutput) and evaluated. Its hash in
+      // this log is a copy outside the database: `tfclaims audit check-chain --expect-hash` checks it.
+      const seal = await recordRunEnd(db, run.run_id, { status, exitCode, summary: JSON.stringify(summary ?? {}) });
+      logger.info({ seal }, 'run sealed');
     };
     try {
       const outcome = await body({ runId: run.run_id, db, logger, progress, logFile });
