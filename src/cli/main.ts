@@ -10,9 +10,9 @@ import { createFileLogger, safeError } from '../log/logger.ts';
  * calls one typed function and hands its report to `report`. Errors reach `main`'s boundary.
  */
 
-function stopAfterStage(value: string): 'ingest' | 'match' {
-  if (value === 'ingest' || value === 'match') return value;
-  throw new InvalidArgumentError('expected ingest or match');
+function stopAfterStage(value: string): 'ingest' | 'match' | 'evaluate' {
+  if (value === 'ingest' || value === 'match' || value === 'evaluate') return value;
+  throw new InvalidArgumentError('expected ingest, match or evaluate');
 }
 
 function fraction(value: string): number {
@@ -88,9 +88,9 @@ Examples:
     .requiredOption('--as-of <date>', 'reference date and claim cut-off, YYYY-MM-DD')
     .requiredOption('--window <id>', 'claim window id, e.g. 2026-Q3')
     .requiredOption('--out <dir>', 'folder for claim files, reports and rejects.csv')
-    .option('--plan <file>', 'outcomes plan (default: phase2-london-core)')
+    .option('--plan <file>', 'outcomes plan: a YAML or JSON file, or a built-in id (phase2-london-core, phase1-2012, supporting-families-2022)', 'phase2-london-core')
     .option('--max-reject-fraction <f>', 'largest share of a file\'s rows that may be rejected before the file fails (default: the mapping\'s max_reject_fraction, else 0.05)', fraction)
-    .option('--stop-after <stage>', 'stop after this stage: ingest (load and check the extracts only) or match (people and families)', stopAfterStage)
+    .option('--stop-after <stage>', 'stop after this stage: ingest (load and check the extracts only), match (people and families) or evaluate', stopAfterStage)
     .addHelpText(
       'after',
       `
@@ -98,12 +98,13 @@ Stages, in order:
   ingest   every extract found in DIR, in one transaction: if any file fails, nothing from the run is loaded
   match    people linked across the extracts and grouped into families, in one transaction;
            OUT/families.csv traces every record to its person and family
-  evaluate identification and outcomes as of --as-of (not built yet)
+  evaluate identification and outcomes of every family as of --as-of under the plan, with evidence;
+           OUT/eligible-unattached.csv lists families that qualify but are not attached
   claim    the claim draft for --window (not built yet)
 A failed stage leaves the database as that stage found it; running the same month again never
 loads a file twice. Stages not built yet say so; nothing is faked.`,
     )
-    .action(async (o: { extracts: string; asOf: string; window: string; out: string; plan?: string; maxRejectFraction?: number; stopAfter?: 'ingest' | 'match' }) => {
+    .action(async (o: { extracts: string; asOf: string; window: string; out: string; plan?: string; maxRejectFraction?: number; stopAfter?: 'ingest' | 'match' | 'evaluate' }) => {
       const { runPipeline } = await import('../run/pipeline.ts');
       report(await runPipeline({ ...flags(), ...o }), flags());
     });
@@ -238,47 +239,149 @@ Examples:
     });
   program
     .command('evaluate')
-    .description('identification and outcome results, with evidence (not built yet)')
-    .requiredOption('--as-of <date>', 'reference date, YYYY-MM-DD')
-    .action(notBuilt('evaluate', 'the rules stage'));
+    .description('identification and outcome results for every family as of a date, with evidence')
+    .requiredOption('--as-of <date>', 'reference date (the claim cut-off T), YYYY-MM-DD')
+    .option('--plan <file>', 'outcomes plan: a YAML or JSON file, or a built-in id (phase2-london-core, phase1-2012, supporting-families-2022)', 'phase2-london-core')
+    .option('--out <dir>', 'write eligible-unattached.csv (families meeting identification but not attached) into this folder')
+    .addHelpText(
+      'after',
+      `
+Evaluates the families built by \`tfclaims match\`, in one transaction:
+  identification  problems of every family over the plan's window; for an attached family, the
+                  problems at entry are frozen at attached_on (data and keyworker assessment)
+  progress        significant and sustained progress against every problem at entry, as of --as-of
+  employment      continuous employment of an adult who was on out-of-work benefits
+Every rule writes an evidence row (measured value, threshold, result, the source records used, plan
+id and hash); the same inputs and plan give the same evidence (its sha256 is printed).
+Then: tfclaims explain --case-ref REF shows why one family is or is not claimable.`,
+    )
+    .action(async (o: { asOf: string; plan: string; out?: string }) => {
+      const { runEvaluate } = await import('../rules/command.ts');
+      report(await runEvaluate({ ...flags(), asOf: o.asOf, plan: o.plan, ...(o.out === undefined ? {} : { out: o.out }) }), flags());
+    });
   program
     .command('explain')
-    .description('why a family is or is not claimable (not built yet)')
-    .option('--case-ref <ref>', 'family by its early help case reference')
-    .option('--family <id>', 'family by its family_id')
-    .action(notBuilt('explain', 'the rules stage'));
+    .description('why a family is or is not claimable: members, problems at entry, every rule with its measured value, threshold, result and records, and the verdict')
+    .option('--case-ref <ref>', 'the family by its programme register case reference, e.g. EH-100007')
+    .option('--family <id>', 'the family by its family_id (as in families.csv)')
+    .option('--as-of <date>', 'explain the latest evaluation as of this date, YYYY-MM-DD (default: the latest evaluation)')
+    .option('--show-records', 'also print the source rows\' person fields and notes (PERSONAL DATA: names, dates of birth, addresses)')
+    .addHelpText(
+      'after',
+      `
+Reads what a rules evaluation stored (run \`tfclaims evaluate --as-of DATE\` first) and prints, in
+plain language: the family (id, case_ref, attached on), the evaluation (id, as-of date, plan id,
+version and sha256); its members (person ids, adult or child and age on the attachment and as-of
+dates, basis of membership); the problems at entry and where each came from (a data rule, the
+keyworker's assessment, or both); every rule with what it asks, the measured value against its
+threshold and its result, keyed phase/problem/rule_index as in core.rule_evidence; the records
+behind each rule as SOURCE:RECORD_ID with the extract file and line; the verdict for each route
+(significant and sustained progress, continuous employment) and the overall claimable verdict
+with route and amount; and the children's tiers of support.
 
-  const claim = program.command('claim').description('claim drafts and submission (not built yet)');
+No names, dates of birth or addresses unless you add --show-records, which prints the source rows'
+person fields on stdout only (never in the log); do not paste that output into tickets. The
+explanation goes to stdout; --json prints it as one JSON object instead.
+
+Examples:
+  tfclaims explain --case-ref EH-100007
+  tfclaims explain --family 12 --as-of 2026-10-31
+  tfclaims --json explain --case-ref EH-100007`,
+    )
+    .action(async (o: { caseRef?: string; family?: string; asOf?: string; showRecords?: boolean }) => {
+      const { runExplain } = await import('../rules/explain.ts');
+      report(await runExplain({ ...flags(), ...o }), flags());
+    });
+
+  // Claims and internal audit (issue 5, items 1-3): src/claims/, docs/claims.md.
+  const claim = program.command('claim').description('claim drafts, submission and withdrawals');
   claim
     .command('draft')
-    .description('draft the claim for a window (not built yet)')
-    .requiredOption('--window <id>', 'claim window id')
-    .requiredOption('--as-of <date>', 'cut-off date')
-    .requiredOption('--out <dir>', 'output folder')
-    .action(notBuilt('claim draft', 'the claims stage'));
+    .description('draft the claim for a window: claim-<window>.csv and claim-<window>-summary.json (what run does as its last step)')
+    .requiredOption('--window <id>', 'claim window id, e.g. 2026-Q3')
+    .requiredOption('--as-of <date>', 'the cut-off date T, YYYY-MM-DD')
+    .requiredOption('--out <dir>', 'folder for the claim files')
+    .option('--plan <file>', 'outcomes plan: a YAML or JSON file, or a built-in id', 'phase2-london-core')
+    .addHelpText(
+      'after',
+      `
+Evaluates the rules as of --as-of (one transaction with the draft), takes every family claimable
+by them, leaves out every family already in a submitted claim (any window, any route), and
+writes claim-<window>.csv (window,family_id,case_ref,route,attached_on,outcome_date,
+problems_at_entry,amount_gbp; no personal data; spreadsheet-safe) and its summary. Files are
+written under a temporary name and renamed, so they are whole or absent. Drafting again
+replaces the draft; a window already submitted is refused. See docs/claims.md.`,
+    )
+    .action(async (o: { window: string; asOf: string; out: string; plan: string }) => {
+      const { runClaimDraft } = await import('../claims/command.ts');
+      report(await runClaimDraft({ ...flags(), ...o }), flags());
+    });
   claim
     .command('finalise')
-    .description('submit a claim once its audit sample is verified (not built yet)')
+    .description('submit the window\'s draft once its audit sample is verified; fills the ledger')
     .requiredOption('--window <id>', 'claim window id')
-    .action(notBuilt('claim finalise', 'the claims stage'));
+    .option('--out <dir>', 'folder for the submitted claim files (default: where the draft was written)')
+    .addHelpText(
+      'after',
+      `
+Refuses, naming what is missing, until every sampled line has a verification; lines whose latest
+verification failed drop out; more than 5% of the sample failing blocks the whole claim until
+re-verified. In one transaction: the submitted claim and the ledger (a family is claimed at most
+once, ever, enforced by the database); then claim-<window>.csv and its summary (status
+submitted) replace the draft's. A submitted claim never changes.`,
+    )
+    .action(async (o: { window: string; out?: string }) => {
+      const { runClaimFinalise } = await import('../claims/command.ts');
+      report(await runClaimFinalise({ ...flags(), ...o }), flags());
+    });
+  claim
+    .command('withdraw')
+    .description('withdraw a line of a submitted claim: a new record with a reason, never an edit')
+    .requiredOption('--window <id>', 'claim window id')
+    .requiredOption('--case-ref <ref>', 'the line\'s case_ref')
+    .requiredOption('--reason <text>', 'why the line is withdrawn')
+    .requiredOption('--by <name>', 'who withdraws it')
+    .action(async (o: { window: string; caseRef: string; reason: string; by: string }) => {
+      const { runClaimWithdraw } = await import('../claims/command.ts');
+      report(await runClaimWithdraw({ ...flags(), ...o }), flags());
+    });
 
-  const audit = program.command('audit').description('internal audit sample and verification (not built yet)');
+  const audit = program.command('audit').description('internal audit sample and verification; the run chain');
   audit
     .command('sample')
-    .description('draw the internal audit sample (not built yet)')
+    .description('draw the reproducible internal audit sample of the window\'s draft and write evidence packs')
     .requiredOption('--window <id>', 'claim window id')
-    .option('--seed <n>', 'random seed')
-    .option('--fraction <f>', 'share of lines to sample')
-    .action(notBuilt('audit sample', 'the claims stage'));
+    .option('--seed <n>', 'random seed, a whole number (default: drawn at random and recorded)')
+    .option('--fraction <f>', 'share of lines to sample, more than 0 and at most 1 (default 0.1; at least one line)', fraction)
+    .option('--out <dir>', 'folder for audit-<window>-PERSONAL/ (default: where the draft was written)')
+    .addHelpText(
+      'after',
+      `
+Lines are ordered by sha256("<seed>:<case_ref>") and the first ceil(fraction x lines) taken, so
+the same seed and draft lines give the same sample (docs/claims.md shows how to redraw it in SQL).
+The sample stands for the draft's lines: running again returns it (and rewrites the packs);
+another seed or fraction for the same lines is refused. Evidence packs hold PERSONAL DATA
+(members, source rows): owner-only files in OUT/audit-<window>-PERSONAL/.`,
+    )
+    .action(async (o: { window: string; seed?: string; fraction?: number; out?: string }) => {
+      const { runAuditSample } = await import('../claims/command.ts');
+      report(await runAuditSample({ ...flags(), ...o }), flags());
+    });
   audit
     .command('verify')
-    .description('record a verification (not built yet)')
+    .description('record a check of a sampled line (append-only; the latest check of a line counts)')
     .requiredOption('--window <id>', 'claim window id')
-    .requiredOption('--case-ref <ref>', 'family')
-    .requiredOption('--result <result>', 'pass | fail')
+    .requiredOption('--case-ref <ref>', 'the sampled line\'s case_ref')
+    .requiredOption('--result <result>', 'pass | fail', (v: string) => {
+      if (v !== 'pass' && v !== 'fail') throw new InvalidArgumentError('expected pass or fail');
+      return v;
+    })
     .requiredOption('--by <name>', 'who checked it')
-    .option('--note <text>', 'note')
-    .action(notBuilt('audit verify', 'the claims stage'));
+    .option('--note <text>', 'what was found')
+    .action(async (o: { window: string; caseRef: string; result: 'pass' | 'fail'; by: string; note?: string }) => {
+      const { runAuditVerify } = await import('../claims/command.ts');
+      report(await runAuditVerify({ ...flags(), ...o }), flags());
+    });
 
   program
     .command('synth')

@@ -13,9 +13,22 @@ const missing = (field: string) => (a: LinkRecord, b: LinkRecord) => !a[field] |
 
 const exact = (field: string): ComparisonLevel => ({ label: 'exact', test: (a, b) => a[field] === b[field] });
 
+// The bands of one comparison test the same two values in turn: remember the last similarity.
+let lastA = '';
+let lastB = '';
+let lastSimilarity = 0;
+function similarity(a: string, b: string): number {
+  if (a !== lastA || b !== lastB) {
+    lastA = a;
+    lastB = b;
+    lastSimilarity = jaroWinkler(a, b);
+  }
+  return lastSimilarity;
+}
+
 const jaroAtLeast = (field: string, threshold: number): ComparisonLevel => ({
   label: `jaro-winkler >= ${threshold}`,
-  test: (a, b) => jaroWinkler(a[field]!, b[field]!) >= threshold,
+  test: (a, b) => similarity(a[field]!, b[field]!) >= threshold,
 });
 
 const editsAtMost = (field: string, edits: number): ComparisonLevel => ({

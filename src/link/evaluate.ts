@@ -1,4 +1,4 @@
-import { candidatePairs, gammaOf, pairQuality, scorePair, trainModel, type BlockingRule, type Comparison, type LinkModel, type LinkRecord, type TrainingSession } from './model.ts';
+import { candidatePairs, gammaTable, pairQuality, probabilityOf, scoreWeights, trainModel, type BlockingRule, type Comparison, type LinkModel, type LinkRecord, type TrainingSession } from './model.ts';
 
 /** A blocking rule on the exact values of some fields (records missing any of them are not blocked by it). */
 export function blockOn(...fields: string[]): BlockingRule {
@@ -43,7 +43,7 @@ export function evaluateLinkage<R extends LinkRecord>(opts: {
   const dedupe = opts.right === undefined;
   const right = opts.right ?? left;
   const { pairs, byRule } = candidatePairs(opts.blocking, left, right, { dedupe, ...(opts.maxBlockSize ? { maxBlockSize: opts.maxBlockSize } : {}) });
-  const gammas = pairs.map(([i, j]) => gammaOf(comparisons, left[i]!, right[j]!));
+  const gammas = gammaTable(comparisons, left, right, pairs);
   const model = trainModel(comparisons, left, right, gammas, {
     dedupe,
     ...(opts.sessions ? { sessions: opts.sessions } : {}),
@@ -52,12 +52,12 @@ export function evaluateLinkage<R extends LinkRecord>(opts: {
   const threshold = opts.threshold ?? 0.5;
   const predicted = new Set<string>();
   const weightHistogram: Record<string, number> = {};
-  pairs.forEach(([i, j], n) => {
-    const s = scorePair(model, gammas[n]!, left[i], right[j]);
-    const bin = String(Math.floor(s.weight));
+  const weights = scoreWeights(model, gammas, left, right, pairs);
+  for (let n = 0; n < pairs.length; n++) {
+    const bin = String(Math.floor(weights[n]!));
     weightHistogram[bin] = (weightHistogram[bin] ?? 0) + 1;
-    if (s.probability >= threshold) predicted.add(`${i}|${j}`);
-  });
+    if (probabilityOf(weights[n]!) >= threshold) predicted.add(`${pairs.left[n]}|${pairs.right[n]}`);
+  }
   const byEntity = new Map<string, number[]>();
   right.forEach((r, j) => {
     const entity = opts.entityOf(r);

@@ -39,10 +39,16 @@ export type Gamma = Int8Array;
 
 export function gammaOf(comparisons: readonly Comparison[], a: LinkRecord, b: LinkRecord): Gamma {
   const g = new Int8Array(comparisons.length);
+  gammaInto(comparisons, a, b, g, 0);
+  return g;
+}
+
+/** Write a pair's levels into `g` at `offset` (no allocation). */
+function gammaInto(comparisons: readonly Comparison[], a: LinkRecord, b: LinkRecord, g: Int8Array, offset: number): void {
   for (let k = 0; k < comparisons.length; k++) {
     const c = comparisons[k]!;
     if (c.isNull(a, b)) {
-      g[k] = -1;
+      g[offset + k] = -1;
       continue;
     }
     let level = c.levels.length - 1;
@@ -52,9 +58,80 @@ export function gammaOf(comparisons: readonly Comparison[], a: LinkRecord, b: Li
         break;
       }
     }
-    g[k] = level;
+    g[offset + k] = level;
   }
-  return g;
+}
+
+/**
+ * The levels of many pairs in one flat array (`width` comparisons per pair): one allocation for
+ * millions of pairs instead of one object each, which is what kept the garbage collector busy.
+ */
+export interface GammaTable {
+  width: number;
+  length: number;
+  levels: Int8Array;
+}
+
+/** Candidate pairs as two parallel index arrays (left index, right index). */
+export interface PairList {
+  length: number;
+  left: Int32Array;
+  right: Int32Array;
+}
+
+/** The levels of every pair in `pairs`. */
+export function gammaTable(comparisons: readonly Comparison[], left: readonly LinkRecord[], right: readonly LinkRecord[], pairs: PairList): GammaTable {
+  const width = comparisons.length;
+  const levels = new Int8Array(pairs.length * width);
+  for (let n = 0; n < pairs.length; n++) gammaInto(comparisons, left[pairs.left[n]!]!, right[pairs.right[n]!]!, levels, n * width);
+  return { width, length: pairs.length, levels };
+}
+
+/** One pair's levels, as a view into the table (no copy). */
+export function gammaAt(table: GammaTable, n: number): Gamma {
+  return table.levels.subarray(n * table.width, (n + 1) * table.width);
+}
+
+/**
+ * Distinct level patterns and how many pairs have each. EM only needs these: a few hundred
+ * patterns stand for millions of pairs (Splink does the same), so training costs no more at 4x.
+ */
+interface Patterns {
+  width: number;
+  levels: Int8Array;
+  counts: Float64Array;
+}
+
+function patternsOf(gammas: readonly Gamma[] | GammaTable): Patterns {
+  const table = isTable(gammas) ? gammas : tableOf(gammas);
+  const { width, length, levels } = table;
+  const index = new Map<number, number>();
+  const rows: number[] = [];
+  const counts: number[] = [];
+  for (let n = 0; n < length; n++) {
+    let key = 0;
+    for (let k = 0; k < width; k++) key = key * 33 + (levels[n * width + k]! + 1);
+    const at = index.get(key);
+    if (at === undefined) {
+      index.set(key, counts.length);
+      rows.push(n);
+      counts.push(1);
+    } else counts[at]!++;
+  }
+  const unique = new Int8Array(rows.length * width);
+  rows.forEach((n, i) => unique.set(levels.subarray(n * width, (n + 1) * width), i * width));
+  return { width, levels: unique, counts: Float64Array.from(counts) };
+}
+
+function isTable(g: readonly Gamma[] | GammaTable): g is GammaTable {
+  return !Array.isArray(g) && (g as GammaTable).levels instanceof Int8Array;
+}
+
+function tableOf(gammas: readonly Gamma[]): GammaTable {
+  const width = gammas[0]?.length ?? 0;
+  const levels = new Int8Array(gammas.length * width);
+  gammas.forEach((g, n) => levels.set(g, n * width));
+  return { width, length: gammas.length, levels };
 }
 
 /** Trained parameters: m and u per comparison level, and the prior over all possible pairs. */
@@ -202,6 +279,41 @@ export function scorePair(model: LinkModel, gamma: Gamma, a?: LinkRecord, b?: Li
   return score;
 }
 
+/**
+ * The total match weight of every pair in a table (what {@link scorePair} gives, without the
+ * per-comparison breakdown), with the term-frequency adjustment from the pairs' records. No
+ * allocation per pair: this is the hot loop of linkage.
+ */
+export function scoreWeights(model: LinkModel, table: GammaTable, left: readonly LinkRecord[], right: readonly LinkRecord[], pairs: PairList): Float64Array {
+  const K = table.width;
+  const prior = Math.log2(model.prior / (1 - model.prior));
+  const weights = model.comparisons.map((c) => c.levels.map((l) => levelWeight(l)));
+  const tf = model.termFrequencies ? tfByComparison(model) : [];
+  const out = new Float64Array(table.length);
+  for (let n = 0; n < table.length; n++) {
+    let w = prior;
+    for (let k = 0; k < K; k++) {
+      const level = table.levels[n * K + k]!;
+      if (level < 0) continue;
+      w += weights[k]![level]!;
+      const t = tf[k];
+      if (t && level === t.table.level) {
+        const value = left[pairs.left[n]!]![t.table.field] ?? '';
+        const frequency = Math.max((t.counts.get(value) ?? 1) / Math.max(t.table.total, 1), t.table.minimum);
+        w += Math.log2(model.comparisons[k]!.levels[level]!.u / frequency);
+      }
+    }
+    out[n] = w;
+  }
+  void right;
+  return out;
+}
+
+/** The probability of a match weight. */
+export function probabilityOf(weight: number): number {
+  return 1 / (1 + 2 ** -weight);
+}
+
 const FLOOR = 1e-6;
 
 function smoothed(counts: Float64Array, total: number): number[] {
@@ -244,11 +356,24 @@ export function estimateU(
  */
 export function estimateM(
   comparisons: readonly Comparison[],
-  gammas: readonly Gamma[],
+  gammas: readonly Gamma[] | GammaTable,
+  u: number[][],
+  opts: { maxIterations?: number; tolerance?: number; initialM?: number[][]; initialLambda?: number } = {},
+): { m: number[][]; lambda: number; iterations: number; converged: boolean } {
+  return estimateMOverPatterns(comparisons, patternsOf(gammas), u, opts);
+}
+
+function estimateMOverPatterns(
+  comparisons: readonly Comparison[],
+  patterns: Patterns,
   u: number[][],
   opts: { maxIterations?: number; tolerance?: number; initialM?: number[][]; initialLambda?: number } = {},
 ): { m: number[][]; lambda: number; iterations: number; converged: boolean } {
   const K = comparisons.length;
+  const { levels, counts } = patterns;
+  const P = counts.length;
+  let total = 0;
+  for (let p = 0; p < P; p++) total += counts[p]!;
   // Start from "better levels are likelier among matches".
   let m =
     opts.initialM ??
@@ -263,31 +388,31 @@ export function estimateM(
   const tolerance = opts.tolerance ?? 1e-5;
   let iterations = 0;
   let converged = false;
-  const logU = u.map((levels) => levels.map(Math.log));
+  const logU = u.map((ls) => ls.map(Math.log));
   while (iterations < maxIterations) {
     iterations++;
-    const logM = m.map((levels) => levels.map((p) => Math.log(Math.max(p, FLOOR))));
+    const logM = m.map((ls) => ls.map((p) => Math.log(Math.max(p, FLOOR))));
     const mCounts = comparisons.map((c) => new Float64Array(c.levels.length));
     const mTotals = new Float64Array(K);
     let pSum = 0;
     const logPrior = Math.log(lambda / (1 - lambda));
-    for (const g of gammas) {
+    for (let p = 0; p < P; p++) {
       let logRatio = logPrior;
       for (let k = 0; k < K; k++) {
-        const l = g[k]!;
+        const l = levels[p * K + k]!;
         if (l >= 0) logRatio += logM[k]![l]! - logU[k]![l]!;
       }
-      const p = logRatio > 40 ? 1 : 1 / (1 + Math.exp(-logRatio));
-      pSum += p;
+      const match = (logRatio > 40 ? 1 : 1 / (1 + Math.exp(-logRatio))) * counts[p]!;
+      pSum += match;
       for (let k = 0; k < K; k++) {
-        const l = g[k]!;
+        const l = levels[p * K + k]!;
         if (l < 0) continue;
-        mCounts[k]![l]! += p;
-        mTotals[k]! += p;
+        mCounts[k]![l]! += match;
+        mTotals[k]! += match;
       }
     }
-    const next = mCounts.map((counts, k) => Array.from(counts, (c) => Math.max(FLOOR, c / Math.max(mTotals[k]!, FLOOR))));
-    const nextLambda = Math.min(1 - FLOOR, Math.max(FLOOR, pSum / Math.max(gammas.length, 1)));
+    const next = mCounts.map((c, k) => Array.from(c, (x) => Math.max(FLOOR, x / Math.max(mTotals[k]!, FLOOR))));
+    const nextLambda = Math.min(1 - FLOOR, Math.max(FLOOR, pSum / Math.max(total, 1)));
     let change = Math.abs(nextLambda - lambda);
     for (let k = 0; k < K; k++) for (let l = 0; l < next[k]!.length; l++) change = Math.max(change, Math.abs(next[k]![l]! - m[k]![l]!));
     m = next;
@@ -309,47 +434,70 @@ export interface BlockingRule {
 
 /**
  * Candidate pairs (indexes into left and right) that share a key under at least one rule,
- * each pair once. With `dedupe`, left and right are the same list and pairs are i < j.
+ * each pair once (under the first rule that finds it). With `dedupe`, left and right are the
+ * same list and pairs are i < j. A pair is recognised as found by an earlier rule by comparing
+ * that rule's keys (as Splink does), so no set of pairs is kept.
  */
 export function candidatePairs(
   rules: readonly BlockingRule[],
   left: readonly LinkRecord[],
   right: readonly LinkRecord[],
   opts: { dedupe?: boolean; maxBlockSize?: number } = {},
-): { pairs: [number, number][]; byRule: Record<string, number> } {
-  const seen = new Set<number>();
-  const pairs: [number, number][] = [];
+): { pairs: PairList; byRule: Record<string, number> } {
   const byRule: Record<string, number> = {};
-  const width = right.length;
   const maxBlock = opts.maxBlockSize ?? 5_000;
+  let capacity = 1 << 16;
+  let li = new Int32Array(capacity);
+  let ri = new Int32Array(capacity);
+  let length = 0;
+  const earlier: { leftKeys: (string | undefined)[]; rightKeys: (string | undefined)[]; blockSize: Map<string, number> }[] = [];
   for (const rule of rules) {
+    const rightKeys = right.map((r) => rule.key(r));
+    const leftKeys = left === right ? rightKeys : left.map((r) => rule.key(r));
     const index = new Map<string, number[]>();
-    right.forEach((r, j) => {
-      const k = rule.key(r);
+    rightKeys.forEach((k, j) => {
       if (k === undefined) return;
       const list = index.get(k);
       if (list) list.push(j);
       else index.set(k, [j]);
     });
     let added = 0;
-    left.forEach((l, i) => {
-      const k = rule.key(l);
-      if (k === undefined) return;
+    for (let i = 0; i < left.length; i++) {
+      const k = leftKeys[i];
+      if (k === undefined) continue;
       const block = index.get(k);
       // A key shared by thousands of records (a blank-ish value) says nothing: skip it.
-      if (!block || block.length > maxBlock) return;
+      if (!block || block.length > maxBlock) continue;
       for (const j of block) {
         if (opts.dedupe && j <= i) continue;
-        const id = i * width + j;
-        if (seen.has(id)) continue;
-        seen.add(id);
-        pairs.push([i, j]);
+        let found = false;
+        for (const e of earlier) {
+          const ek = e.leftKeys[i];
+          if (ek !== undefined && ek === e.rightKeys[j] && e.blockSize.get(ek)! <= maxBlock) {
+            found = true;
+            break;
+          }
+        }
+        if (found) continue;
+        if (length === capacity) {
+          capacity *= 2;
+          const nl = new Int32Array(capacity);
+          nl.set(li);
+          li = nl;
+          const nr = new Int32Array(capacity);
+          nr.set(ri);
+          ri = nr;
+        }
+        li[length] = i;
+        ri[length] = j;
+        length++;
         added++;
       }
-    });
+    }
     byRule[rule.name] = added;
+    earlier.push({ leftKeys, rightKeys, blockSize: new Map([...index].map(([key, list]) => [key, list.length])) });
   }
-  return { pairs, byRule };
+  return { pairs: { length, left: li.subarray(0, length), right: ri.subarray(0, length) }, byRule };
 }
 
 /**
@@ -370,11 +518,12 @@ export class ModelNotTrainableError extends Error {
 /** m by sessions: each comparison takes its m from the first session that leaves it free. */
 function estimateMBySessions(
   comparisons: readonly Comparison[],
-  gammas: readonly Gamma[],
+  patterns: Patterns,
   u: number[][],
   sessions: readonly TrainingSession[],
 ): { m: number[][]; iterations: number; converged: boolean } {
   const m: (number[] | undefined)[] = comparisons.map(() => undefined);
+  const K = patterns.width;
   let iterations = 0;
   let converged = true;
   for (const session of sessions) {
@@ -384,10 +533,15 @@ function estimateMBySessions(
       return k;
     });
     const free = comparisons.map((_, k) => k).filter((k) => !fixed.includes(k));
-    const selected = gammas.filter((g) => fixed.every((k) => g[k] === 0));
+    const selected: number[] = [];
+    for (let p = 0; p < patterns.counts.length; p++) if (fixed.every((k) => patterns.levels[p * K + k] === 0)) selected.push(p);
     if (selected.length === 0) continue;
-    const sub = selected.map((g) => Int8Array.from(free.map((k) => g[k]!)));
-    const em = estimateM(free.map((k) => comparisons[k]!), sub, free.map((k) => u[k]!));
+    const sub: Patterns = {
+      width: free.length,
+      levels: Int8Array.from(selected.flatMap((p) => free.map((k) => patterns.levels[p * K + k]!))),
+      counts: Float64Array.from(selected.map((p) => patterns.counts[p]!)),
+    };
+    const em = estimateMOverPatterns(free.map((k) => comparisons[k]!), sub, free.map((k) => u[k]!));
     iterations += em.iterations;
     converged &&= em.converged;
     free.forEach((k, i) => {
@@ -400,18 +554,26 @@ function estimateMBySessions(
 }
 
 /** The share of candidate pairs that are matches, by EM over the share alone with m and u held fixed. */
-function matchShare(gammas: readonly Gamma[], m: number[][], u: number[][]): number {
-  const logFactors = gammas.map((g) => {
+function matchShare(patterns: Patterns, m: number[][], u: number[][]): number {
+  const K = patterns.width;
+  const P = patterns.counts.length;
+  const logFactors = new Float64Array(P);
+  let total = 0;
+  for (let p = 0; p < P; p++) {
     let f = 0;
-    for (let k = 0; k < g.length; k++) if (g[k]! >= 0) f += Math.log(Math.max(m[k]![g[k]!]!, FLOOR)) - Math.log(u[k]![g[k]!]!);
-    return f;
-  });
+    for (let k = 0; k < K; k++) {
+      const l = patterns.levels[p * K + k]!;
+      if (l >= 0) f += Math.log(Math.max(m[k]![l]!, FLOOR)) - Math.log(u[k]![l]!);
+    }
+    logFactors[p] = f;
+    total += patterns.counts[p]!;
+  }
   let lambda = 0.1;
-  for (let i = 0; i < 200 && logFactors.length > 0; i++) {
+  for (let i = 0; i < 200 && P > 0; i++) {
     const logPrior = Math.log(lambda / (1 - lambda));
     let sum = 0;
-    for (const f of logFactors) sum += 1 / (1 + Math.exp(-(logPrior + f)));
-    const next = Math.min(1 - FLOOR, Math.max(FLOOR, sum / logFactors.length));
+    for (let p = 0; p < P; p++) sum += patterns.counts[p]! / (1 + Math.exp(-(logPrior + logFactors[p]!)));
+    const next = Math.min(1 - FLOOR, Math.max(FLOOR, sum / total));
     if (Math.abs(next - lambda) < 1e-9) return next;
     lambda = next;
   }
@@ -427,16 +589,17 @@ export function trainModel(
   comparisons: readonly Comparison[],
   left: readonly LinkRecord[],
   right: readonly LinkRecord[],
-  gammas: readonly Gamma[],
+  gammas: readonly Gamma[] | GammaTable,
   opts: { dedupe?: boolean; seed?: number; uPairs?: number; sessions?: readonly TrainingSession[]; tfMinimumCount?: number } = {},
 ): LinkModel {
   const u = estimateU(comparisons, left, right, { seed: opts.seed ?? 1, pairs: opts.uPairs ?? 200_000 });
+  const patterns = patternsOf(gammas);
   const em = opts.sessions
     ? (() => {
-        const bySession = estimateMBySessions(comparisons, gammas, u, opts.sessions!);
-        return { ...bySession, lambda: matchShare(gammas, bySession.m, u) };
+        const bySession = estimateMBySessions(comparisons, patterns, u, opts.sessions!);
+        return { ...bySession, lambda: matchShare(patterns, bySession.m, u) };
       })()
-    : estimateM(comparisons, gammas, u);
+    : estimateMOverPatterns(comparisons, patterns, u);
   const possible = opts.dedupe ? (left.length * (left.length - 1)) / 2 : left.length * right.length;
   const expectedMatches = em.lambda * gammas.length;
   const prior = Math.min(0.5, Math.max(1 / possible, expectedMatches / possible));

@@ -3,7 +3,7 @@ import type { DbSession } from '../db/index.ts';
 import type { RunContext } from '../run/context.ts';
 import { batches } from '../util/batches.ts';
 import { clusterMembers, type CandidateLink, type ClusterMember } from './clusters.ts';
-import { ModelNotTrainableError, candidatePairs, gammaOf, scorePair, trainModel, type Gamma, type LinkModel, type LinkRecord } from './model.ts';
+import { ModelNotTrainableError, candidatePairs, gammaAt, gammaTable, probabilityOf, scorePair, scoreWeights, trainModel, type LinkModel, type LinkRecord } from './model.ts';
 import { PERSON_SOURCES, toLinkRecord, type PersonColumns } from './records.ts';
 import { assignStableIds } from './stable-ids.ts';
 import { COUNCIL_BLOCKING, COUNCIL_COMPARISONS, COUNCIL_SESSIONS } from './council.ts';
@@ -99,21 +99,21 @@ export function profilesOf(records: readonly LoadedRecord[]): { profiles: Profil
   return { profiles, recordsOf };
 }
 
-/** Scored pairs of profiles: the model (undefined when too few pairs to train), the pairs, their gammas and scores. */
+/** Scored pairs of profiles: the model (undefined when too few pairs to train), the pairs, their levels and total weights. */
 function scoreProfiles(profiles: readonly Profile[]) {
   const { pairs, byRule } = candidatePairs(COUNCIL_BLOCKING, profiles, profiles, { dedupe: true, maxBlockSize: 20_000 });
-  const gammas: Gamma[] = pairs.map(([i, j]) => gammaOf(COUNCIL_COMPARISONS, profiles[i]!, profiles[j]!));
+  const table = gammaTable(COUNCIL_COMPARISONS, profiles, profiles, pairs);
   let model: LinkModel | undefined;
   if (pairs.length > 0) {
     try {
-      model = trainModel(COUNCIL_COMPARISONS, profiles, profiles, gammas, { dedupe: true, sessions: COUNCIL_SESSIONS });
+      model = trainModel(COUNCIL_COMPARISONS, profiles, profiles, table, { dedupe: true, sessions: COUNCIL_SESSIONS });
     } catch (error) {
       // Too few candidate pairs for some training session: no probabilistic links this run.
       if (!(error instanceof ModelNotTrainableError)) throw error;
     }
   }
-  const scores = model ? gammas.map((g) => scorePair(model, g)) : [];
-  return { model, pairs, byRule, gammas, scores };
+  const weights = model ? scoreWeights(model, table, profiles, profiles, pairs) : new Float64Array(0);
+  return { model, pairs, byRule, table, weights };
 }
 
 /** Run the match stage inside the caller's transaction. */
@@ -132,7 +132,7 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
   log.info({ records: records.length, profiles: profiles.length }, 'records loaded');
   ctx.progress.say(`match: scoring candidate pairs of ${profiles.length} profiles`);
   const scoringStarted = performance.now();
-  const { model, pairs, byRule, gammas, scores } = scoreProfiles(profiles);
+  const { model, pairs, byRule, table, weights } = scoreProfiles(profiles);
   const scoringSeconds = (performance.now() - scoringStarted) / 1000;
 
   // Where each record key lives (profile index), for review decisions.
@@ -170,13 +170,14 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
     }
   });
   let probabilisticLinks = 0;
-  pairs.forEach(([a, b], n) => {
-    const score = scores[n];
-    if (!score || score.probability < threshold || decided.has(`${a}|${b}`)) return;
+  for (let n = 0; n < weights.length; n++) {
+    const a = pairs.left[n]!;
+    const b = pairs.right[n]!;
+    if (probabilityOf(weights[n]!) < threshold || decided.has(`${a}|${b}`)) continue;
     linkOfPair.set(n, links.length);
-    links.push({ a, b, kind: 'probabilistic', weight: score.weight });
+    links.push({ a, b, kind: 'probabilistic', weight: weights[n]! });
     probabilisticLinks++;
-  });
+  }
   const members: ClusterMember[] = profiles.map((p) => ({ source: p.source, personRef: p.personRef, dob: p.dob! }));
   const { clusterOf, refused } = clusterMembers(members, links, different);
   const refusedLinks: Record<string, number> = {};
@@ -246,9 +247,13 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
   };
   let reviewQueue = 0;
   const stored: { a: readonly [string, string]; b: readonly [string, string]; weight: number; probability: number; levels: string; contributions: string; outcome: string; reason: string | null }[] = [];
-  pairs.forEach(([a, b], n) => {
-    const score = scores[n];
-    if (!score || score.probability < STORE_PAIRS_FROM) return;
+  for (let n = 0; n < weights.length; n++) {
+    if (probabilityOf(weights[n]!) < STORE_PAIRS_FROM) continue;
+    const a = pairs.left[n]!;
+    const b = pairs.right[n]!;
+    const gamma = gammaAt(table, n);
+    // The breakdown is worked out only for the pairs kept as evidence.
+    const score = scorePair(model!, gamma, profiles[a], profiles[b]);
     const link = linkOfPair.get(n);
     const why = link === undefined ? undefined : refused[link];
     const inBand = score.probability >= reviewLow && score.probability < reviewHigh && !decided.has(`${a}|${b}`);
@@ -259,12 +264,12 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
       b: first(b),
       weight: score.weight,
       probability: score.probability,
-      levels: `{${Array.from(gammas[n]!).join(',')}}`,
+      levels: `{${Array.from(gamma).join(',')}}`,
       contributions: `{${score.contributions.map((c) => c.toFixed(4)).join(',')}}`,
       outcome,
       reason: why ?? null,
     });
-  });
+  }
   await batches(stored, 5_000, async (batch) => {
     await sql`
       INSERT INTO core.link_pair (run_id, source_a, record_a, source_b, record_b, weight, probability, levels, contributions, outcome, reason)

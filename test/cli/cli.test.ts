@@ -167,7 +167,6 @@ const USAGE_ERRORS: [string, string[], RegExp][] = [
 ];
 
 const NOT_BUILT: [string[], string][] = [
-  [['explain', '--case-ref', 'EH-1'], 'explain'],
   [['claim', 'draft', '--window', '2026-Q3', '--as-of', '2026-10-31', '--out', 'out'], 'claim draft'],
   [['claim', 'finalise', '--window', '2026-Q3'], 'claim finalise'],
   [['audit', 'sample', '--window', '2026-Q3'], 'audit sample'],

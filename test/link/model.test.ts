@@ -44,7 +44,7 @@ describe('blocking', () => {
       { name: 'b', key: (r: Record<string, string>) => r.b },
     ];
     const { pairs, byRule } = candidatePairs(rules, records, records, { dedupe: true });
-    expect(pairs.map((p) => p.join('-')).sort()).toEqual(['0-1', '0-2', '0-3', '1-3', '2-3']);
+    expect(Array.from({ length: pairs.length }, (_, n) => `${pairs.left[n]}-${pairs.right[n]}`).sort()).toEqual(['0-1', '0-2', '0-3', '1-3', '2-3']);
     expect(byRule).toEqual({ a: 3, b: 2 }); // 0-3 agrees on both rules and is counted under the first
   });
 });
