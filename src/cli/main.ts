@@ -1,5 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { ExitCode, JobError, TfclaimsError } from '../errors.ts';
+import { ExitCode, TfclaimsError } from '../errors.ts';
 import type { CommandReport } from './output.ts';
 import { createFileLogger, safeError } from '../log/logger.ts';
 
@@ -47,10 +47,6 @@ function report(result: CommandReport, flags: GlobalFlags): void {
   if (!flags.quiet) for (const line of result.lines) process.stderr.write(`${line}\n`);
   process.exitCode = result.exitCode;
 }
-
-const notBuilt = (command: string, issue: string) => async () => {
-  throw new JobError(`tfclaims ${command} is not built yet`, { hint: `it arrives with ${issue}; see README.md for what works today` });
-};
 
 /** Build the program (exported so tests can check the help text). */
 export function buildProgram(): Command {
@@ -100,9 +96,11 @@ Stages, in order:
            OUT/families.csv traces every record to its person and family
   evaluate identification and outcomes of every family as of --as-of under the plan, with evidence;
            OUT/eligible-unattached.csv lists families that qualify but are not attached
-  claim    the claim draft for --window (not built yet)
+  claim    the claim draft for --window: OUT/claim-<window>.csv and claim-<window>-summary.json
+           (no personal data); a window already submitted is left as it is
 A failed stage leaves the database as that stage found it; running the same month again never
-loads a file twice. Stages not built yet say so; nothing is faked.`,
+loads a file twice or claims a family twice. Then: tfclaims audit sample, audit verify and
+claim finalise (docs/claims.md).`,
     )
     .action(async (o: { extracts: string; asOf: string; window: string; out: string; plan?: string; maxRejectFraction?: number; stopAfter?: 'ingest' | 'match' | 'evaluate' }) => {
       const { runPipeline } = await import('../run/pipeline.ts');

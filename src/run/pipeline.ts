@@ -8,6 +8,8 @@ import { describeMatch, matchAndGroup, type MatchAndGroupSummary } from '../link
 import { writeFamiliesCsv } from '../families/index.ts';
 import { describeEvaluation, evaluateStage, writeEligibleUnattachedCsv } from '../rules/command.ts';
 import { loadPlan, type EvaluationSummary } from '../rules/index.ts';
+import { describeClaim, draftClaim, type ClaimSummary } from '../claims/index.ts';
+import { submittedClaim } from '../claims/store.ts';
 
 export interface RunPipelineOptions extends CommonOptions {
   extracts: string;
@@ -21,8 +23,6 @@ export interface RunPipelineOptions extends CommonOptions {
   stopAfter?: RunStage;
 }
 
-/** Stages after match that are not built yet, in order. Reported, never faked. */
-export const LATER_STAGES = [{ stage: 'claim', does: 'claim draft for the window', status: 'not built yet' }] as const;
 
 /** Stages `--stop-after` accepts, in run order. */
 export const RUN_STAGES = ['ingest', 'match', 'evaluate'] as const;
@@ -35,6 +35,7 @@ interface RunSummary {
   familiesCsv?: { file: string; rows: number };
   evaluation?: EvaluationSummary;
   eligibleUnattachedCsv?: { file: string; families: number; rows: number };
+  claim?: ClaimSummary;
   /** Wall-clock seconds per stage. */
   seconds?: Record<string, number>;
   stages: { stage: string; status: string }[];
@@ -58,8 +59,8 @@ export function parseWindowId(value: string): string {
 /**
  * `tfclaims run`: the monthly job. Ingests every known extract in the folder (one transaction:
  * all or nothing), links people and families (one transaction) and writes families.csv,
- * evaluates every family under the plan (one transaction) and writes eligible-unattached.csv; the
- * stages after that report that they are not built yet.
+ * evaluates every family under the plan (one transaction) and writes eligible-unattached.csv,
+ * and drafts the claim for the window (claim-<window>.csv and its summary).
  */
 export async function runPipeline(opts: RunPipelineOptions): Promise<CommandReport> {
   const asOf = parseAsOf(opts.asOf);
@@ -107,22 +108,30 @@ export async function runPipeline(opts: RunPipelineOptions): Promise<CommandRepo
       const evaluation = await evaluateStage(ctx, { asOf, plan });
       const eligibleUnattachedCsv = await writeEligibleUnattachedCsv(ctx.db, evaluation.evaluationId, opts.out);
       seconds.evaluate = (performance.now() - evaluateStarted) / 1000;
-      for (const later of LATER_STAGES) {
-        ctx.logger.info({ stage: later.stage }, `${later.stage}: ${later.status}`);
+      if (opts.stopAfter === 'evaluate') return { summary: { ingest, match, familiesCsv, evaluation, eligibleUnattachedCsv, seconds, stages: [] }, exitCode: ExitCode.ok };
+      // A window already submitted keeps its claim: running the month again never redrafts or re-claims it.
+      const submitted = await submittedClaim(ctx.db.kysely, window);
+      if (submitted) {
+        const status = `window ${window} was already submitted (claim ${submitted.claimId}); nothing drafted`;
+        ctx.logger.info({ stage: 'claim', claimId: submitted.claimId }, status);
+        return { summary: { ingest, match, familiesCsv, evaluation, eligibleUnattachedCsv, seconds, stages: [{ stage: 'claim', status }] }, exitCode: ExitCode.ok };
       }
-      const stages = opts.stopAfter === 'evaluate' ? [] : LATER_STAGES.map((s) => ({ stage: s.stage, status: s.status }));
-      return { summary: { ingest, match, familiesCsv, evaluation, eligibleUnattachedCsv, seconds, stages }, exitCode: ExitCode.ok };
+      const claimStarted = performance.now();
+      const claim = await draftClaim(ctx, { window, asOf, plan, outDir: opts.out });
+      seconds.claim = (performance.now() - claimStarted) / 1000;
+      return { summary: { ingest, match, familiesCsv, evaluation, eligibleUnattachedCsv, claim, seconds, stages: [] }, exitCode: ExitCode.ok };
     },
   );
   const lines = ['ingest:', ...describeIngest(outcome.summary.ingest).map((l) => `  ${l}`)];
-  const { match, familiesCsv, evaluation, eligibleUnattachedCsv } = outcome.summary;
+  const { match, familiesCsv, evaluation, eligibleUnattachedCsv, claim, stages } = outcome.summary;
   if (outcome.exitCode === ExitCode.ok) {
     if (match) lines.push(...describeMatch(match));
     if (familiesCsv) lines.push(`  ${familiesCsv.file}: ${familiesCsv.rows} records placed in families`);
     if (evaluation) lines.push(...describeEvaluation(evaluation));
     if (eligibleUnattachedCsv) lines.push(`  ${eligibleUnattachedCsv.file}: ${eligibleUnattachedCsv.families} families (${eligibleUnattachedCsv.rows} people) for the early help service to consider`);
+    if (claim) lines.push(...describeClaim(claim));
+    for (const s of stages) lines.push(`${s.stage}: ${s.status}`);
     if (opts.stopAfter) lines.push(`stopped after ${opts.stopAfter} (--stop-after)`);
-    else for (const later of LATER_STAGES) lines.push(`${later.stage}: ${later.status} (${later.does})`);
   } else {
     lines.push('the run stopped at ingest: nothing from it was loaded, the database is as it was before');
   }

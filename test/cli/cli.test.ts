@@ -12,7 +12,7 @@ import { loadMigrations } from '../../src/db/index.ts';
 
 /**
  * The command-line contract (shared/spec/cli-contract.md) through the real program in a child
- * process: help for every command, usage errors (exit 2), commands not built yet (exit 1),
+ * process: help for every command, usage errors (exit 2),
  * --json and --quiet, and `ingest` and `run` of a small valid extract.
  */
 
@@ -122,7 +122,7 @@ describe('help', () => {
     for (const option of ['--extracts', '--as-of', '--window', '--out', '--plan', '--max-reject-fraction']) {
       expect(describesOption(run.stdout, option), option).toBe(true);
     }
-    expect(run.stdout).toContain('Stages not built yet say so');
+    expect(run.stdout).toContain('claims a family twice');
     for (const option of ['--window', '--as-of', '--out']) expect(describesOption(draft.stdout, option), option).toBe(true);
     expect(ingest.stdout).toMatch(/^Usage: tfclaims ingest \[options\] <source> <file>/m);
     expect(ingest.stdout).toMatch(/attendance \| offending \| employment \| social_care \|\s+attachments \| evidence/);
@@ -166,21 +166,9 @@ const USAGE_ERRORS: [string, string[], RegExp][] = [
   ['no command at all', [], /Usage: tfclaims/],
 ];
 
-const NOT_BUILT: [string[], string][] = [
-  [['claim', 'draft', '--window', '2026-Q3', '--as-of', '2026-10-31', '--out', 'out'], 'claim draft'],
-  [['claim', 'finalise', '--window', '2026-Q3'], 'claim finalise'],
-  [['audit', 'sample', '--window', '2026-Q3'], 'audit sample'],
-  [['audit', 'verify', '--window', '2026-Q3', '--case-ref', 'EH-1', '--result', 'pass', '--by', 'K'], 'audit verify'],
-];
 
-function expectNotBuilt(result: { code: number; stdout: string; stderr: string }, name: string) {
-  expect(result.code, result.stderr).toBe(1);
-  expect(result.stdout).toBe('');
-  expect(result.stderr).toMatch(new RegExp(`^tfclaims: tfclaims ${name} is not built yet$`, 'm'));
-  expect(result.stderr).toMatch(/^ {2}what to do: it arrives with the .+ stage; see README\.md/m);
-}
 
-describe('usage errors and commands not built yet', () => {
+describe('usage errors', () => {
   it('the program exits 2 with the error and a pointer to --help for bad usage or a plan it cannot read', async () => {
     const [unknown, missing, nested, badPlan] = await Promise.all([
       cli(['ingest', 'offending', 'x.csv', '--bogus']),
@@ -206,9 +194,6 @@ describe('usage errors and commands not built yet', () => {
     expect(result.stdout).toBe('');
   });
 
-  it.each(NOT_BUILT)('%j exits 1 saying it is not built yet', async (args, name) => {
-    expectNotBuilt(await mainInProcess(args), name);
-  });
 });
 
 describe(`ingest and run on ${mainBackend()}`, () => {
@@ -278,7 +263,7 @@ describe(`ingest and run on ${mainBackend()}`, () => {
     expect(failing.stderr).toContain('unknown source "offences"');
   });
 
-  it('`run` ingests the extracts in a folder, links people and families, and reports the later stages as not built yet', async () => {
+  it('`run` ingests the extracts in a folder, links people and families, evaluates and drafts the claim', async () => {
     const extracts = path.join(tmp.dir, 'extracts');
     await mkdir(extracts);
     await writeExtract(extracts, 'offending', [event(30), event(31)]);
@@ -294,7 +279,8 @@ describe(`ingest and run on ${mainBackend()}`, () => {
     expect((await readFile(path.join(out, 'families.csv'), 'utf8')).split('\n')[0]).toBe('family_id,case_ref,person_id,source,record_id');
     expect(result.stderr).toMatch(/^evaluate: as of 2026-10-31 under plan phase2-london-core v\d+ \(sha256 [0-9a-f]{12}\), evaluation #\d+$/m);
     expect((await readFile(path.join(out, 'eligible-unattached.csv'), 'utf8')).split('\n')[0]).toBe('family_id,person_id,problems');
-    expect(result.stderr).toMatch(/^claim: not built yet \(/m);
+    expect(result.stderr).toMatch(/^claim draft for window 2026-Q3 \(claim \d+, cut-off 2026-10-31/m);
+    expect((await readFile(path.join(out, 'claim-2026-Q3.csv'), 'utf8')).split('\n')[0]).toBe('window,family_id,case_ref,route,attached_on,outcome_date,problems_at_entry,amount_gbp');
     expect(result.stderr).toMatch(/^run #\d+ finished; outputs in /m);
     // `match` alone links what is loaded, again: the same people and families.
     const matched = await cli([...opts(), 'match', '--out', path.join(tmp.dir, 'out-match')]);
@@ -311,12 +297,13 @@ describe(`ingest and run on ${mainBackend()}`, () => {
     expect(summary).toMatchObject({
       asOf: '2026-10-31',
       window: '2026-Q3',
-      stages: [{ stage: 'claim', status: 'not built yet' }],
+      stages: [],
+      claim: { window: '2026-Q3', status: 'draft' },
       ingest: { rowsLoaded: 0 },
       match: { people: { records: 3, newPersons: 0 }, families: { newFamilies: 0 } },
       familiesCsv: { rows: 3 },
       evaluation: { asOf: '2026-10-31', planId: 'phase2-london-core', attachedFamilies: 0 },
-      seconds: { ingest: expect.any(Number), match: expect.any(Number), evaluate: expect.any(Number) },
+      seconds: { ingest: expect.any(Number), match: expect.any(Number), evaluate: expect.any(Number), claim: expect.any(Number) },
     });
     expect(summary.ingest.files.map((f: { status: string }) => f.status)).toEqual(['offending', 'employment'].map(() => 'unchanged'));
   });
