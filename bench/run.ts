@@ -7,9 +7,10 @@
  *   - the floor: `psql \copy` of the same files into plain text tables, no validation;
  *   - tfclaims ingest of the same files (full validation, rejects), as `tfclaims run` does it
  *     (`run --stop-after ingest`);
- *   - linkage: `tfclaims match` over what was loaded (people and families): candidate pairs,
- *     pairs scored per second per core (scoring is single-threaded), time and peak memory, at
- *     the scales up to --match-up-to;
+ *   - the whole `tfclaims run` (ingest, match, evaluate, claim draft) on a fresh database, at the
+ *     scales up to --match-up-to: its time against the floor (target <= 10x), seconds per
+ *     stage, and the linkage figures (candidate pairs, pairs scored per second per core: scoring
+ *     is single-threaded), and peak memory;
  * with the ratio to the floor, peak resident memory of each tfclaims process, and growth between
  * scales. Prints a table and writes the same figures as JSON. Speed is judged as ratios measured
  * in one run, never as absolute times.
@@ -90,6 +91,8 @@ interface ScaleResult {
     families: number;
     exitCode: number;
   };
+  /** The whole `tfclaims run` (ingest, match, evaluate, claim) on a fresh database. */
+  endToEnd?: { seconds: number; vsFloor: number; stageSeconds: Record<string, number>; claimLines: number; peakRssMb: number; exitCode: number };
 }
 
 /** The first line of a file, read without loading the file (bench files run to gigabytes). */
@@ -161,19 +164,30 @@ async function benchScale(scale: number, admin: pg.Client): Promise<ScaleResult>
   } catch {
     process.stderr.write(ingest.stderr);
   }
+  await admin.query(`DROP DATABASE IF EXISTS ${benchDb} WITH (FORCE)`);
   let match: ScaleResult['match'];
+  let endToEnd: ScaleResult['endToEnd'];
   if (ingest.code === 0 && scale <= Number(args['match-up-to'])) {
+    // The whole monthly job on a fresh database: every stage, as a council runs it.
+    await admin.query(`CREATE DATABASE ${benchDb}`);
+    const migrated = await timed(NODE, [BIN, '--quiet', '--db', benchUrl, 'db', 'migrate']);
+    if (migrated.code !== 0) throw new Error(`migrate failed:\n${migrated.stderr}`);
     await admin.query('CHECKPOINT');
-    const run = await timed(NODE, [BIN, '--json', '--db', benchUrl, '--log-dir', path.join(args.work, 'logs'), 'match', '--out', outDir]);
+    const run = await timed(NODE, [
+      BIN, '--json', '--db', benchUrl, '--log-dir', path.join(args.work, 'logs'),
+      'run', '--extracts', dir, '--as-of', '2026-10-31', '--window', 'BENCH', '--out', path.join(args.work, `out-run-${scale}`),
+    ]);
     try {
-      const m = JSON.parse(run.stdout) as {
-        people: { records: number; candidatePairs: number; scoringSeconds: number; persons: number };
-        families: { families: number };
+      const r = JSON.parse(run.stdout) as {
+        match: { people: { records: number; candidatePairs: number; scoringSeconds: number; persons: number }; families: { families: number } };
+        seconds: Record<string, number>;
+        claim?: { lines: number };
         process?: { peakRssMb?: number };
       };
+      const m = r.match;
       match = {
-        seconds: run.seconds,
-        peakRssMb: m.process?.peakRssMb ?? 0,
+        seconds: r.seconds.match ?? 0,
+        peakRssMb: r.process?.peakRssMb ?? 0,
         records: m.people.records,
         candidatePairs: m.people.candidatePairs,
         scoringSeconds: m.people.scoringSeconds,
@@ -182,13 +196,15 @@ async function benchScale(scale: number, admin: pg.Client): Promise<ScaleResult>
         families: m.families.families,
         exitCode: run.code,
       };
+      endToEnd = { seconds: run.seconds, vsFloor: run.seconds / floor.seconds, stageSeconds: r.seconds, claimLines: r.claim?.lines ?? 0, peakRssMb: r.process?.peakRssMb ?? 0, exitCode: run.code };
     } catch {
       process.stderr.write(run.stderr);
-      match = { seconds: run.seconds, peakRssMb: 0, records: 0, candidatePairs: 0, scoringSeconds: 0, pairsPerSecondPerCore: 0, people: 0, families: 0, exitCode: run.code };
+      endToEnd = { seconds: run.seconds, vsFloor: run.seconds / floor.seconds, stageSeconds: {}, claimLines: 0, peakRssMb: 0, exitCode: run.code };
     }
   }
   await admin.query(`DROP DATABASE IF EXISTS ${benchDb} WITH (FORCE)`);
   return {
+    ...(endToEnd ? { endToEnd } : {}),
     scale,
     families,
     files,
@@ -244,6 +260,19 @@ if (matched.length > 0) {
     ...matched.map((r) => {
       const m = r.match!;
       return [String(r.scale), String(m.records), String(m.candidatePairs), fmt(m.scoringSeconds), String(m.pairsPerSecondPerCore), fmt(m.seconds), String(m.people), String(m.families), fmt(m.peakRssMb, 0), String(m.exitCode)];
+    }),
+  ]);
+}
+
+const ended = results.filter((r) => r.endToEnd);
+if (ended.length > 0) {
+  console.log('');
+  printTable([
+    ['scale', 'run s', 'run/floor (target <= 10)', 'ingest s', 'match s', 'evaluate s', 'claim s', 'claim lines', 'peak RSS MB', 'exit'],
+    ...ended.map((r) => {
+      const e = r.endToEnd!;
+      const st = (k: string) => fmt(e.stageSeconds[k] ?? 0);
+      return [String(r.scale), fmt(e.seconds), fmt(e.vsFloor), st('ingest'), st('match'), st('evaluate'), st('claim'), String(e.claimLines), fmt(e.peakRssMb, 0), String(e.exitCode)];
     }),
   ]);
 }

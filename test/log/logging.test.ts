@@ -51,10 +51,11 @@ describe(`per-run log files from the command line on ${mainBackend()}`, () => {
     for (const line of lines) {
       expect(line).toMatchObject({ runId, command: 'ingest', level: expect.any(Number), time: expect.any(String), pid: expect.any(Number), msg: expect.any(String) });
     }
-    expect(lines.map((l) => l.msg)).toEqual(['run started', 'file loaded', 'run finished']);
+    expect(lines.map((l) => l.msg)).toEqual(['run started', 'file loaded', 'run sealed', 'run finished']);
     expect(lines[0]).toMatchObject({ kind: d.backend === 'server' ? 'postgres' : 'pglite', migrationsApplied: [] });
     expect(lines[1]).toMatchObject({ source: 'offending', file, rowsRead: 3, rowsLoaded: 2, rowsRejected: 1, rejectsByKind: { 'dob: not a real date': 1 } });
-    expect(lines[2]).toMatchObject({ exitCode: 0 });
+    expect(lines[3]).toMatchObject({ exitCode: 0 });
+    expect(lines[2]).toMatchObject({ seal: expect.anything() });
   });
 
   it('logs a failed run: the failed file as a warning and the exit code, in a new file of its own', async () => {
@@ -72,9 +73,9 @@ describe(`per-run log files from the command line on ${mainBackend()}`, () => {
     const runIds = new Set(lines.map((l) => l.runId));
     expect(runIds.size).toBe(1);
     expect(typeof [...runIds][0]).toBe('number');
-    expect(lines.map((l) => l.msg)).toEqual(['run started', 'file failed', 'run finished']);
+    expect(lines.map((l) => l.msg)).toEqual(['run started', 'file failed', 'run sealed', 'run finished']);
     expect(lines[1]).toMatchObject({ level: 40, rowsRead: 2, rowsRejected: 1, reason: expect.stringMatching(/1 of 2 rows rejected \(50\.0%\), over the 5\.0% allowed/) });
-    expect(lines[2]).toMatchObject({ exitCode: 3 });
+    expect(lines[3]).toMatchObject({ exitCode: 3 });
   });
 });
 
