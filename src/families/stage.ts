@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { DbSession } from '../db/index.ts';
 import type { RunContext } from '../run/context.ts';
 import { batches } from '../util/batches.ts';
+import { copyRows } from '../db/copy-rows.ts';
 import { PERSON_SOURCES } from '../link/records.ts';
 import { HouseholdGrouper, type AddressObservation, type CareGroupEntry, type Household, type Identity, type RegisterEntry } from './households.ts';
 
@@ -225,9 +226,7 @@ export async function buildFamilies(session: DbSession, ctx: RunContext): Promis
     newHouseholds.forEach((h, n) => {
       familyIdOf[h] = ids.rows[n]!.id;
     });
-    await batches(newHouseholds, 10_000, async (batch) => {
-      await sql`INSERT INTO core.family (family_id, created_run) SELECT id, ${ctx.runId} FROM unnest(${batch.map((h) => familyIdOf[h]!)}::bigint[]) AS id`.execute(k);
-    });
+    await copyRows(session, 'core.family (family_id, created_run)', newHouseholds.map((h) => [familyIdOf[h]!, ctx.runId]));
   }
   // Case refs follow the register: cleared first so a case_ref can move without a transient duplicate.
   const attached = households.flatMap((h, i) => (h.caseRef === null ? [] : [{ familyId: familyIdOf[i]!, caseRef: h.caseRef }]));
@@ -252,13 +251,11 @@ export async function buildFamilies(session: DbSession, ctx: RunContext): Promis
       WHERE left_run IS NULL AND person_id = ANY(${batch}::bigint[])`.execute(k);
   });
   const joining = [...current].filter(([personId, m]) => previousFamilyOf.get(personId) !== m.familyId);
-  await batches(joining, 10_000, async (batch) => {
-    await sql`
-      INSERT INTO core.family_member (family_id, person_id, basis, joined_on, joined_run)
-      SELECT f, p, b, j::date, ${ctx.runId}
-      FROM unnest(${batch.map(([, m]) => m.familyId)}::bigint[], ${batch.map(([p]) => p)}::bigint[], ${batch.map(([, m]) => m.basis)}::text[],
-                  ${batch.map(([, m]) => m.joinedOn)}::text[]) AS t(f, p, b, j)`.execute(k);
-  });
+  await copyRows(
+    session,
+    'core.family_member (family_id, person_id, basis, joined_on, joined_run)',
+    joining.map(([personId, m]) => [m.familyId, personId, m.basis, m.joinedOn, ctx.runId]),
+  );
   await batches(changes, 10_000, async (batch) => {
     await sql`
       INSERT INTO core.family_change (run_id, kind, old_family_id, new_family_id, members, reason)

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { DbSession } from '../db/index.ts';
 import type { RunContext } from '../run/context.ts';
 import { batches } from '../util/batches.ts';
+import { copyRows, type CopyCell } from '../db/copy-rows.ts';
 import { clusterMembers, type CandidateLink, type ClusterMember } from './clusters.ts';
 import { ModelNotTrainableError, candidatePairs, gammaAt, gammaTable, probabilityOf, scorePair, scoreWeights, trainModel, type LinkModel, type LinkRecord } from './model.ts';
 import { PERSON_SOURCES, toLinkRecord, type PersonColumns } from './records.ts';
@@ -178,6 +179,14 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
     links.push({ a, b, kind: 'probabilistic', weight: weights[n]! });
     probabilisticLinks++;
   }
+  const phaseMs: Record<string, number> = { scoring: Math.round(scoringSeconds * 1000) };
+  let phaseStarted = performance.now();
+  const phase = (name: string) => {
+    const now = performance.now();
+    phaseMs[name] = Math.round(now - phaseStarted);
+    phaseStarted = now;
+  };
+  phase('links');
   const members: ClusterMember[] = profiles.map((p) => ({ source: p.source, personRef: p.personRef, dob: p.dob! }));
   const { clusterOf, refused } = clusterMembers(members, links, different);
   const refusedLinks: Record<string, number> = {};
@@ -195,6 +204,7 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
     }
     clusters[c]!.push(...recordsOf[p]!);
   });
+  phase('clusters');
   const previousRows = await sql<{ source: string; record_id: string; person_id: number }>`
     SELECT source, record_id, person_id::int AS person_id FROM core.person_record`.execute(k);
   const previous = new Map(previousRows.rows.map((r) => [recordKey(r.source, r.record_id), r.person_id]));
@@ -206,9 +216,7 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
     newClusters.forEach((c, n) => {
       personIdOf[c] = ids.rows[n]!.id;
     });
-    await batches(newClusters.map((c) => personIdOf[c]!), 10_000, async (batch) => {
-      await sql`INSERT INTO core.person (person_id, created_run) SELECT id, ${ctx.runId} FROM unnest(${batch}::bigint[]) AS id`.execute(k);
-    });
+    await copyRows(session, 'core.person (person_id, created_run)', newClusters.map((c) => [personIdOf[c]!, ctx.runId]));
   }
 
   // Every current record's person, written only where it changed.
@@ -220,12 +228,16 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
     }
   });
   const changed = assignments.filter((a) => previous.get(recordKey(a.source, a.recordId)) !== a.personId);
-  await batches(changed, 10_000, async (batch) => {
+  if (changed.length > 0) {
+    // Loaded by COPY into a scratch table, then upserted in one statement.
+    await sql`CREATE TEMP TABLE person_record_changed (source text, record_id text, person_id bigint) ON COMMIT DROP`.execute(k);
+    await copyRows(session, 'person_record_changed (source, record_id, person_id)', changed.map((a) => [a.source, a.recordId, a.personId]));
     await sql`
       INSERT INTO core.person_record (source, record_id, person_id, run_id)
-      SELECT s, r, p, ${ctx.runId} FROM unnest(${batch.map((a) => a.source)}::text[], ${batch.map((a) => a.recordId)}::text[], ${batch.map((a) => a.personId)}::bigint[]) AS t(s, r, p)
+      SELECT source, record_id, person_id, ${ctx.runId} FROM person_record_changed
       ON CONFLICT (source, record_id) DO UPDATE SET person_id = EXCLUDED.person_id, run_id = EXCLUDED.run_id`.execute(k);
-  });
+    await sql`DROP TABLE person_record_changed`.execute(k);
+  }
   await batches(changes, 10_000, async (batch) => {
     const newIds = batch.map((c) => (typeof c.newPersonId === 'number' ? c.newPersonId : personIdOf[c.newPersonId.cluster]!));
     await sql`
@@ -235,6 +247,7 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
                   ${batch.map((c) => c.records)}::int[], ${batch.map((c) => c.reason)}::text[]) AS t(kind, old_id, new_id, n, reason)`.execute(k);
   });
 
+  phase('people');
   // The evidence: the model, and every pair scored at or above STORE_PAIRS_FROM.
   await sql`
     INSERT INTO core.link_model (run_id, model, records, profiles, candidate_pairs, pairs_by_rule, match_threshold, review_low, review_high)
@@ -246,41 +259,35 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
     return [key.slice(0, cut), key.slice(cut + 1)] as const;
   };
   let reviewQueue = 0;
-  const stored: { a: readonly [string, string]; b: readonly [string, string]; weight: number; probability: number; levels: string; contributions: string; outcome: string; reason: string | null }[] = [];
-  for (let n = 0; n < weights.length; n++) {
-    if (probabilityOf(weights[n]!) < STORE_PAIRS_FROM) continue;
-    const a = pairs.left[n]!;
-    const b = pairs.right[n]!;
-    const gamma = gammaAt(table, n);
-    // The breakdown is worked out only for the pairs kept as evidence.
-    const score = scorePair(model!, gamma, profiles[a], profiles[b]);
-    const link = linkOfPair.get(n);
-    const why = link === undefined ? undefined : refused[link];
-    const inBand = score.probability >= reviewLow && score.probability < reviewHigh && !decided.has(`${a}|${b}`);
-    if (inBand) reviewQueue++;
-    const outcome = why ? 'refused' : link !== undefined ? 'linked' : inBand ? 'review' : 'not linked';
-    stored.push({
-      a: first(a),
-      b: first(b),
-      weight: score.weight,
-      probability: score.probability,
-      levels: `{${Array.from(gamma).join(',')}}`,
-      contributions: `{${score.contributions.map((c) => c.toFixed(4)).join(',')}}`,
-      outcome,
-      reason: why ?? null,
-    });
+  // Rows are made as COPY consumes them: at bench scale there are millions, never held at once.
+  function* storedPairs(): Generator<CopyCell[]> {
+    for (let n = 0; n < weights.length; n++) {
+      if (probabilityOf(weights[n]!) < STORE_PAIRS_FROM) continue;
+      const a = pairs.left[n]!;
+      const b = pairs.right[n]!;
+      const gamma = gammaAt(table, n);
+      // The breakdown is worked out only for the pairs kept as evidence.
+      const score = scorePair(model!, gamma, profiles[a], profiles[b]);
+      const link = linkOfPair.get(n);
+      const why = link === undefined ? undefined : refused[link];
+      const inBand = score.probability >= reviewLow && score.probability < reviewHigh && !decided.has(`${a}|${b}`);
+      if (inBand) reviewQueue++;
+      const outcome = why ? 'refused' : link !== undefined ? 'linked' : inBand ? 'review' : 'not linked';
+      const [sa, ra] = first(a);
+      const [sb, rb] = first(b);
+      yield [
+        ctx.runId, sa, ra, sb, rb, score.weight, score.probability,
+        `{${Array.from(gamma).join(',')}}`, `{${score.contributions.map((c) => c.toFixed(4)).join(',')}}`, outcome, why ?? null,
+      ];
+    }
   }
-  await batches(stored, 5_000, async (batch) => {
-    await sql`
-      INSERT INTO core.link_pair (run_id, source_a, record_a, source_b, record_b, weight, probability, levels, contributions, outcome, reason)
-      SELECT ${ctx.runId}, sa, ra, sb, rb, w, p, l::smallint[], c::real[], o, why
-      FROM unnest(${batch.map((s) => s.a[0])}::text[], ${batch.map((s) => s.a[1])}::text[], ${batch.map((s) => s.b[0])}::text[], ${batch.map((s) => s.b[1])}::text[],
-                  ${batch.map((s) => s.weight)}::float8[], ${batch.map((s) => s.probability)}::float8[], ${batch.map((s) => s.levels)}::text[],
-                  ${batch.map((s) => s.contributions)}::text[], ${batch.map((s) => s.outcome)}::text[], ${batch.map((s) => s.reason)}::text[])
-        AS t(sa, ra, sb, rb, w, p, l, c, o, why)
-      ON CONFLICT DO NOTHING`.execute(k);
-  });
+  const storedCount = await copyRows(
+    session,
+    'core.link_pair (run_id, source_a, record_a, source_b, record_b, weight, probability, levels, contributions, outcome, reason)',
+    storedPairs(),
+  );
 
+  phase('evidence');
   const summary: MatchSummary = {
     records: records.length,
     profiles: profiles.length,
@@ -295,11 +302,11 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
     newPersons: newClusters.length,
     merges: changes.filter((c) => c.kind === 'merge').length,
     splits: changes.filter((c) => c.kind === 'split').length,
-    storedPairs: stored.length,
+    storedPairs: storedCount,
     modelTrained: model !== undefined,
     scoringSeconds,
   };
-  log.info(summary, 'people linked');
+  log.info({ ...summary, phaseMs }, 'people linked');
   return summary;
 }
 
