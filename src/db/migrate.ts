@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -59,7 +60,10 @@ export async function migrate(db: Database, logger: Logger, migrations?: Migrati
   return db.session(async (s) => {
     await s.exec(`SELECT pg_advisory_lock(${MIGRATION_LOCK_KEY})`);
     try {
-      await s.exec(`
+      // Created once; a login without CREATE on the database (tfclaims_pipeline) must not be
+      // asked to, even with IF NOT EXISTS, which PostgreSQL checks the privilege for first.
+      const { rows: exists } = await sql<{ present: boolean }>`SELECT to_regclass('tfclaims_meta.migration') IS NOT NULL AS present`.execute(s.kysely);
+      if (!exists[0]?.present) await s.exec(`
         CREATE SCHEMA IF NOT EXISTS tfclaims_meta;
         CREATE TABLE IF NOT EXISTS tfclaims_meta.migration (
           version integer PRIMARY KEY,

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +8,7 @@ import { sqlStateOf } from '../../src/db/index.ts';
 import { withRun } from '../../src/run/context.ts';
 import { cli, ROOT } from '../cli/helpers.ts';
 import { mainBackend, serverAdminUrl, testDatabase, type TestDatabase } from '../support/db.ts';
-import { tempDir } from '../support/files.ts';
+import { person, tempDir, writeExtract } from '../support/files.ts';
 
 /**
  * `tfclaims db roles` on a real server, proved by logging in: a LOGIN user that is a member of
@@ -146,11 +147,21 @@ describe.skipIf(!onServer)('tfclaims db roles on the server', () => {
     expect(await as('auditor', 'SELECT count(*)::int AS n FROM raw.attendance')).toEqual(denied);
   });
 
-  // The pipeline login cannot run tfclaims commands yet: every command migrates first, and
-  // src/db/migrate.ts begins with CREATE SCHEMA IF NOT EXISTS / CREATE TABLE IF NOT EXISTS,
-  // which PostgreSQL checks for CREATE privilege even when the objects exist. Fix: run that
-  // bootstrap only when to_regclass('tfclaims_meta.migration') IS NULL.
-  it.todo('the pipeline login runs tfclaims ingest and match itself (needs the migrate.ts bootstrap fix)');
+  it('the pipeline login runs tfclaims itself: it migrates nothing it may not create, ingests and matches', async () => {
+    const url = new URL(t.url!);
+    url.username = login.pipeline;
+    const extracts = path.join(logDir, 'pipeline-extracts');
+    await mkdir(extracts, { recursive: true });
+    await writeExtract(extracts, 'offending', [
+      { ...person(71), record_id: 'O71', event_date: '2026-03-01', event_type: 'asb_incident' },
+      { ...person(72), record_id: 'O72', event_date: '2026-03-02', event_type: 'asb_incident' },
+    ]);
+    const ingest = await cli(['--db', url.toString(), '--log-dir', logDir, '--quiet', 'ingest', 'offending', path.join(extracts, 'offending.csv')]);
+    expect(ingest.code, ingest.stderr).toBe(0);
+    const match = await cli(['--db', url.toString(), '--log-dir', logDir, '--quiet', 'match']);
+    expect(match.code, match.stderr).toBe(0);
+    expect(await as('owner', `SELECT count(*)::int AS n FROM core.person_record WHERE record_id IN ('O71', 'O72')`)).toEqual({ rows: [{ n: 2 }] });
+  });
 });
 
 describe('tfclaims db roles on the embedded database', () => {
