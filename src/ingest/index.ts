@@ -124,6 +124,11 @@ export async function ingestExtracts(ctx: RunContext, opts: IngestOptions): Prom
     });
   } finally {
     await rejectsCsv?.close();
+    // The run's seal covers the rejects file too (written whether or not the files loaded).
+    if (rejectsCsv) {
+      const { recordOutput } = await import('../audit/outputs.ts');
+      await recordOutput(ctx, rejectsCsv.path, { kind: 'rejects' });
+    }
   }
   return summary();
 }

@@ -110,6 +110,8 @@ export async function runMatch(opts: MatchCommandOptions): Promise<CommandReport
       await mkdir(opts.out, { recursive: true });
       const { writeFamiliesCsv } = await import('../families/index.ts');
       familiesCsv = await writeFamiliesCsv(ctx.db, opts.out);
+      const { recordOutput } = await import('../audit/outputs.ts');
+      await recordOutput(ctx, familiesCsv.file, { kind: 'families' });
     }
     return { summary: { ...summary, familiesCsv }, exitCode: 0 };
   });

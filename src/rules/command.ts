@@ -86,6 +86,8 @@ export async function runEvaluate(opts: EvaluateCommandOptions): Promise<Command
     if (opts.out !== undefined) {
       await mkdir(opts.out, { recursive: true });
       eligibleUnattachedCsv = await writeEligibleUnattachedCsv(ctx.db, evaluation.evaluationId, opts.out);
+      const { recordOutput } = await import('../audit/outputs.ts');
+      await recordOutput(ctx, eligibleUnattachedCsv.file, { kind: 'eligible_unattached' });
     }
     return { summary: { evaluation, eligibleUnattachedCsv }, exitCode: 0 };
   });

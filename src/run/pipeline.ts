@@ -4,6 +4,7 @@ import { ExitCode, UsageError } from '../errors.ts';
 import { describeIngest, discoverExtracts, ingestExtracts, IngestFailedError, type IngestSummary } from '../ingest/index.ts';
 import { parseDate } from '../ingest/dates.ts';
 import { withRun, type CommonOptions } from './context.ts';
+import { recordOutput } from '../audit/outputs.ts';
 import { describeMatch, matchAndGroup, type MatchAndGroupSummary } from '../link/command.ts';
 import { writeFamiliesCsv } from '../families/index.ts';
 import { describeEvaluation, evaluateStage, writeEligibleUnattachedCsv } from '../rules/command.ts';
@@ -102,11 +103,13 @@ export async function runPipeline(opts: RunPipelineOptions): Promise<CommandRepo
       const matchStarted = performance.now();
       const match = await matchAndGroup(ctx);
       const familiesCsv = await writeFamiliesCsv(ctx.db, opts.out);
+      await recordOutput(ctx, familiesCsv.file, { kind: 'families' });
       seconds.match = (performance.now() - matchStarted) / 1000;
       if (opts.stopAfter === 'match') return { summary: { ingest, match, familiesCsv, seconds, stages: [] }, exitCode: ExitCode.ok };
       const evaluateStarted = performance.now();
       const evaluation = await evaluateStage(ctx, { asOf, plan });
       const eligibleUnattachedCsv = await writeEligibleUnattachedCsv(ctx.db, evaluation.evaluationId, opts.out);
+      await recordOutput(ctx, eligibleUnattachedCsv.file, { kind: 'eligible_unattached' });
       seconds.evaluate = (performance.now() - evaluateStarted) / 1000;
       if (opts.stopAfter === 'evaluate') return { summary: { ingest, match, familiesCsv, evaluation, eligibleUnattachedCsv, seconds, stages: [] }, exitCode: ExitCode.ok };
       // A window already submitted keeps its claim: running the month again never redrafts or re-claims it.
