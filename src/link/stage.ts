@@ -80,7 +80,7 @@ interface Profile extends LinkRecord {
 }
 
 /** Group records identical in every linkage field (and source and person id) into profiles. */
-export function profilesOf(records: readonly LoadedRecord[]): { profiles: Profile[]; recordsOf: string[][] } {
+export function profilesOf(records: readonly LoadedRecord[]): { profiles: Profile[]; recordsOf: string[][]; recordCount: number } {
   const index = new Map<string, number>();
   const profiles: Profile[] = [];
   const recordsOf: string[][] = [];
@@ -97,7 +97,7 @@ export function profilesOf(records: readonly LoadedRecord[]): { profiles: Profil
     }
     recordsOf[at]!.push(recordKey(r.source, r.record_id));
   }
-  return { profiles, recordsOf };
+  return { profiles, recordsOf, recordCount: records.length };
 }
 
 /** Scored pairs of profiles: the model (undefined when too few pairs to train), the pairs, their levels and total weights. */
@@ -128,9 +128,9 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
   // Freshly loaded tables have no statistics yet; without them the planner picks nested loops over millions of rows.
   await sql`ANALYZE audit.input_file, audit.file_supersession, raw.attendance, raw.offending, raw.employment, raw.social_care, raw.attachments, core.person_record`.execute(k);
 
-  const records = await loadCurrentPersonRecords(session);
-  const { profiles, recordsOf } = profilesOf(records);
-  log.info({ records: records.length, profiles: profiles.length }, 'records loaded');
+  // The loaded rows are dropped as soon as they are grouped: only profiles are kept.
+  const { profiles, recordsOf, recordCount } = profilesOf(await loadCurrentPersonRecords(session));
+  log.info({ records: recordCount, profiles: profiles.length }, 'records loaded');
   ctx.progress.say(`match: scoring candidate pairs of ${profiles.length} profiles`);
   const scoringStarted = performance.now();
   const { model, pairs, byRule, table, weights } = scoreProfiles(profiles);
@@ -251,7 +251,7 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
   // The evidence: the model, and every pair scored at or above STORE_PAIRS_FROM.
   await sql`
     INSERT INTO core.link_model (run_id, model, records, profiles, candidate_pairs, pairs_by_rule, match_threshold, review_low, review_high)
-    VALUES (${ctx.runId}, ${JSON.stringify(model ?? null)}, ${records.length}, ${profiles.length}, ${pairs.length}, ${JSON.stringify(byRule)},
+    VALUES (${ctx.runId}, ${JSON.stringify(model ?? null)}, ${recordCount}, ${profiles.length}, ${pairs.length}, ${JSON.stringify(byRule)},
             ${threshold}, ${reviewLow}, ${reviewHigh})`.execute(k);
   const first = (p: number) => {
     const key = recordsOf[p]![0]!;
@@ -289,7 +289,7 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
 
   phase('evidence');
   const summary: MatchSummary = {
-    records: records.length,
+    records: recordCount,
     profiles: profiles.length,
     candidatePairs: pairs.length,
     candidatesByRule: byRule,
