@@ -35,9 +35,20 @@ export const COUNCIL_COMPARISONS: Comparison[] = [
   exactComparison('sex'),
 ];
 
+/**
+ * A name with part of the date of birth: the same name and birth year (a day or month mistyped,
+ * or day and month swapped), or the same name and day and month (the year mistyped). A name alone
+ * grows quadratically with the council (every "Oliver Smith" against every other).
+ */
+const nameAndBirth = (part: 'year' | 'day and month'): BlockingRule => ({
+  name: `forename+surname+birth ${part}`,
+  key: (r) => (r.forename && r.surname && r.dob && r.dob.length === 8 ? `${r.forename}|${r.surname}|${part === 'year' ? r.dob.slice(0, 4) : r.dob.slice(4)}` : undefined),
+});
+
 export const COUNCIL_BLOCKING: BlockingRule[] = [
   blockOn('dob'),
-  blockOn('forename', 'surname'),
+  nameAndBirth('year'),
+  nameAndBirth('day and month'),
   blockOn('surname', 'postcode'),
   blockOn('forename', 'postcode'),
   blockOn('uprn', 'forename'),
