@@ -1,3 +1,4 @@
+import { sql, type Kysely } from 'kysely';
 import { copyEscape } from '../ingest/copy-text.ts';
 import type { DbSession } from './types.ts';
 
@@ -32,4 +33,14 @@ export async function copyRows(session: DbSession, target: string, rows: Iterabl
   }
   await session.copyFrom(`COPY ${target}`, chunks());
   return count;
+}
+
+/**
+ * Take `count` ids from the identity sequence of `table.column` in one statement, so rows can be
+ * bulk-loaded by {@link copyRows} with their ids known beforehand.
+ */
+export async function nextIds(k: Kysely<any>, table: string, column: string, count: number): Promise<number[]> {
+  const { rows } = await sql<{ id: number }>`
+    SELECT nextval(pg_get_serial_sequence(${table}, ${column}))::int AS id FROM generate_series(1, ${count})`.execute(k);
+  return rows.map((r) => r.id);
 }

@@ -3,7 +3,8 @@ import path from 'node:path';
 import { parse } from 'csv-parse';
 import { sql } from 'kysely';
 import type { Database } from '../db/index.ts';
-import { PERSON_SOURCES } from '../link/records.ts';
+import { currentPersonRecordsSql } from '../link/records.ts';
+import { qualityOf } from '../link/model.ts';
 
 /**
  * Families scored against `tfclaims synth`'s truth: for every attached family (truth/families.csv),
@@ -38,15 +39,13 @@ export async function evaluateFamilies(db: Database, synthDir: string): Promise<
   for await (const r of csvRows(path.join(truthDir, 'people.csv'))) householdOf.set(r.person_id!, r.household_id!);
   const membersOfCase = new Map<string, Set<string>>();
   for await (const r of csvRows(path.join(truthDir, 'families.csv'))) {
-    const set = membersOfCase.get(r.case_ref!) ?? new Set<string>();
-    set.add(r.person_id!);
-    membersOfCase.set(r.case_ref!, set);
+    const set = membersOfCase.get(r.case_ref!);
+    if (set) set.add(r.person_id!);
+    else membersOfCase.set(r.case_ref!, new Set([r.person_id!]));
   }
 
   // What the pipeline built: each loaded record's family (and the family's case_ref).
-  const currentRecords = PERSON_SOURCES.map(
-    (source) => `SELECT '${source}'::text AS source, record_id FROM raw.${source} JOIN audit.current_file USING (file_id)`,
-  ).join('\nUNION ALL\n');
+  const currentRecords = currentPersonRecordsSql('record_id');
   const built = await sql<{ key: string; family_id: string; case_ref: string | null }>`
     SELECT r.source || '|' || r.record_id AS key, m.family_id::text AS family_id, m.case_ref
     FROM (${sql.raw(currentRecords)}) r
@@ -92,7 +91,9 @@ export async function evaluateFamilies(db: Database, synthDir: string): Promise<
     const groups = new Map<string, string[]>();
     for (const p of familyOfPerson.keys()) {
       const g = groupOf(p);
-      groups.set(g, [...(groups.get(g) ?? []), p]);
+      const list = groups.get(g);
+      if (list) list.push(p);
+      else groups.set(g, [p]);
     }
     let n = 0;
     for (const members of groups.values()) {
@@ -103,19 +104,12 @@ export async function evaluateFamilies(db: Database, synthDir: string): Promise<
   const truthPairs = pairCount((p) => householdOf.get(p) ?? `none:${p}`);
   const builtPairs = pairCount((p) => familyOfPerson.get(p)!);
   const tp = pairCount((p) => familyOfPerson.get(p)!, (a, b) => householdOf.get(a) !== undefined && householdOf.get(a) === householdOf.get(b));
-  const precision = builtPairs === 0 ? 1 : tp / builtPairs;
-  const recall = truthPairs === 0 ? 1 : tp / truthPairs;
   const attachedFamilies = membersOfCase.size;
   return {
     attachedFamilies,
     exactlyRight: attachedFamilies - wrong.length,
     exactFraction: attachedFamilies === 0 ? 1 : (attachedFamilies - wrong.length) / attachedFamilies,
     wrong,
-    tp,
-    fp: builtPairs - tp,
-    fn: truthPairs - tp,
-    precision,
-    recall,
-    f1: precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall),
+    ...qualityOf(tp, builtPairs - tp, truthPairs - tp),
   };
 }

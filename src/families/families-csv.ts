@@ -5,7 +5,7 @@ import path from 'node:path';
 import { stringify } from 'csv-stringify';
 import { sql } from 'kysely';
 import type { Database } from '../db/index.ts';
-import { PERSON_SOURCES } from '../link/records.ts';
+import { currentPersonRecordsSql } from '../link/records.ts';
 import { spreadsheetSafe } from '../util/spreadsheet.ts';
 
 /** Header of `families.csv` (cli-contract.md). */
@@ -23,9 +23,7 @@ const FETCH_ROWS = 20_000;
 export async function writeFamiliesCsv(db: Database, outDir: string): Promise<{ file: string; rows: number }> {
   const file = path.join(outDir, 'families.csv');
   const partial = `${file}.partial`;
-  const currentRecords = PERSON_SOURCES.map(
-    (source) => `SELECT '${source}'::text AS source, record_id FROM raw.${source} JOIN audit.current_file USING (file_id)`,
-  ).join('\nUNION ALL\n');
+  const currentRecords = currentPersonRecordsSql('record_id');
   let rows = 0;
   const out = createWriteStream(partial);
   const csv = stringify({ header: true, columns: [...FAMILIES_CSV_COLUMNS] });

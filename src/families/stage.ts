@@ -2,8 +2,8 @@ import { sql, type Kysely } from 'kysely';
 import type { DbSession } from '../db/index.ts';
 import type { RunContext } from '../run/context.ts';
 import { batches } from '../util/batches.ts';
-import { copyRows } from '../db/copy-rows.ts';
-import { PERSON_SOURCES } from '../link/records.ts';
+import { copyRows, nextIds } from '../db/copy-rows.ts';
+import { currentPersonRecordsSql } from '../link/records.ts';
 import { HouseholdGrouper, type AddressObservation, type CareGroupEntry, type Household, type Identity, type RegisterEntry } from './households.ts';
 
 /**
@@ -50,13 +50,7 @@ const PLACED_RECORDS = `
 /** The date of birth and sex of each person with current records: the register's where they are on it, else the most common. */
 async function settlePersonDetails(k: Kysely<any>, runId: number): Promise<void> {
   await sql`
-    WITH records AS (
-      SELECT 'attendance'::text AS source, record_id, dob, sex FROM raw.attendance JOIN audit.current_file USING (file_id)
-      UNION ALL SELECT 'offending', record_id, dob, sex FROM raw.offending JOIN audit.current_file USING (file_id)
-      UNION ALL SELECT 'employment', record_id, dob, sex FROM raw.employment JOIN audit.current_file USING (file_id)
-      UNION ALL SELECT 'social_care', record_id, dob, sex FROM raw.social_care JOIN audit.current_file USING (file_id)
-      UNION ALL SELECT 'attachments', record_id, dob, sex FROM raw.attachments JOIN audit.current_file USING (file_id)
-    ), of_person AS (
+    WITH records AS (${sql.raw(currentPersonRecordsSql('record_id, dob, sex'))}), of_person AS (
       SELECT pr.person_id, r.source = 'attachments' AS on_register, r.dob, upper(NULLIF(trim(r.sex), '')) AS sex
       FROM records r JOIN core.person_record pr ON pr.source = r.source AND pr.record_id = r.record_id
     ), dobs AS (
@@ -143,24 +137,20 @@ export function assignFamilyIds(
 
 const OPEN_ENDED = '9999-12-31';
 
-/** How each of `personIds` is written in their current records (distinct name and date of birth). */
+/** How each of `personIds` is written in their current records (distinct name and date of birth), in one query. */
 async function loadIdentities(k: Kysely<any>, personIds: number[]): Promise<Map<number, Identity[]>> {
   const identities = new Map<number, Identity[]>();
-  const selects = PERSON_SOURCES.map(
-    (source) => `SELECT '${source}'::text AS source, record_id, forename, surname, dob FROM raw.${source} JOIN audit.current_file USING (file_id)`,
-  ).join('\nUNION ALL\n');
-  await batches(personIds, 5_000, async (batch) => {
-    const rows = await sql<{ person_id: number; forename: string; surname: string; dob: string }>`
-      SELECT DISTINCT pr.person_id::int AS person_id, r.forename, r.surname, to_char(r.dob, 'YYYY-MM-DD') AS dob
-      FROM core.person_record pr JOIN (${sql.raw(selects)}) r ON r.source = pr.source AND r.record_id = pr.record_id
-      WHERE pr.person_id = ANY(${batch}::bigint[])`.execute(k);
-    for (const r of rows.rows) {
-      const list = identities.get(r.person_id);
-      const identity = { forename: r.forename, surname: r.surname, dob: r.dob };
-      if (list) list.push(identity);
-      else identities.set(r.person_id, [identity]);
-    }
-  });
+  if (personIds.length === 0) return identities;
+  const rows = await sql<{ person_id: number; forename: string; surname: string; dob: string }>`
+    SELECT DISTINCT pr.person_id::int AS person_id, r.forename, r.surname, to_char(r.dob, 'YYYY-MM-DD') AS dob
+    FROM core.person_record pr JOIN (${sql.raw(currentPersonRecordsSql('record_id, forename, surname, dob'))}) r ON r.source = pr.source AND r.record_id = pr.record_id
+    WHERE pr.person_id = ANY(${personIds}::bigint[])`.execute(k);
+  for (const r of rows.rows) {
+    const list = identities.get(r.person_id);
+    const identity = { forename: r.forename, surname: r.surname, dob: r.dob };
+    if (list) list.push(identity);
+    else identities.set(r.person_id, [identity]);
+  }
   return identities;
 }
 
@@ -221,10 +211,9 @@ export async function buildFamilies(session: DbSession, ctx: RunContext): Promis
 
   const newHouseholds = familyIdOf.flatMap((id, i) => (id === undefined ? [i] : []));
   if (newHouseholds.length > 0) {
-    const ids = await sql<{ id: number }>`
-      SELECT nextval(pg_get_serial_sequence('core.family', 'family_id'))::int AS id FROM generate_series(1, ${newHouseholds.length})`.execute(k);
+    const ids = await nextIds(k, 'core.family', 'family_id', newHouseholds.length);
     newHouseholds.forEach((h, n) => {
-      familyIdOf[h] = ids.rows[n]!.id;
+      familyIdOf[h] = ids[n]!;
     });
     await copyRows(session, 'core.family (family_id, created_run)', newHouseholds.map((h) => [familyIdOf[h]!, ctx.runId]));
   }

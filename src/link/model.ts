@@ -618,8 +618,11 @@ export function trainModel(
 export function pairQuality(predicted: ReadonlySet<string>, truth: ReadonlySet<string>): { tp: number; fp: number; fn: number; precision: number; recall: number; f1: number } {
   let tp = 0;
   for (const p of predicted) if (truth.has(p)) tp++;
-  const fp = predicted.size - tp;
-  const fn = truth.size - tp;
+  return qualityOf(tp, predicted.size - tp, truth.size - tp);
+}
+
+/** Precision, recall and F1 from counts of true positives, false positives and false negatives. */
+export function qualityOf(tp: number, fp: number, fn: number): { tp: number; fp: number; fn: number; precision: number; recall: number; f1: number } {
   const precision = tp + fp === 0 ? 1 : tp / (tp + fp);
   const recall = tp + fn === 0 ? 1 : tp / (tp + fn);
   return { tp, fp, fn, precision, recall, f1: precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall) };

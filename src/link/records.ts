@@ -10,6 +10,16 @@ import type { LinkRecord } from './model.ts';
 /** The extracts whose rows are about a person (evidence rows are about a family). */
 export const PERSON_SOURCES = ['attendance', 'offending', 'employment', 'social_care', 'attachments'] as const satisfies readonly SourceName[];
 
+/**
+ * SQL (a UNION ALL, to use as a subquery) of the rows of every person extract's current files:
+ * `source` plus the given columns, which every person extract has (e.g. `record_id, dob`).
+ */
+export function currentPersonRecordsSql(columns: string): string {
+  return PERSON_SOURCES.map((source) => `SELECT '${source}'::text AS source, ${columns} FROM raw.${source} JOIN audit.current_file USING (file_id)`).join(
+    '\nUNION ALL\n',
+  );
+}
+
 /** The person columns every person extract carries, as loaded (missing values null or ''). */
 export interface PersonColumns {
   forename: string | null;

@@ -2,10 +2,10 @@ import { sql } from 'kysely';
 import type { DbSession } from '../db/index.ts';
 import type { RunContext } from '../run/context.ts';
 import { batches } from '../util/batches.ts';
-import { copyRows, type CopyCell } from '../db/copy-rows.ts';
+import { copyRows, nextIds, type CopyCell } from '../db/copy-rows.ts';
 import { clusterMembers, type CandidateLink, type ClusterMember } from './clusters.ts';
 import { ModelNotTrainableError, candidatePairs, gammaAt, gammaTable, probabilityOf, scorePair, scoreWeights, trainModel, type LinkModel, type LinkRecord } from './model.ts';
-import { PERSON_SOURCES, toLinkRecord, type PersonColumns } from './records.ts';
+import { currentPersonRecordsSql, toLinkRecord, type PersonColumns } from './records.ts';
 import { assignStableIds } from './stable-ids.ts';
 import { COUNCIL_BLOCKING, COUNCIL_COMPARISONS, COUNCIL_SESSIONS } from './council.ts';
 
@@ -63,12 +63,8 @@ interface LoadedRecord extends PersonColumns {
 
 /** The person records of every current extract, in a fixed order. */
 export async function loadCurrentPersonRecords(session: DbSession): Promise<LoadedRecord[]> {
-  const selects = PERSON_SOURCES.map(
-    (source) =>
-      `SELECT '${source}'::text AS source, r.record_id, r.person_ref, r.forename, r.surname, to_char(r.dob, 'YYYY-MM-DD') AS dob, r.sex, r.address, r.postcode, r.uprn
-       FROM raw.${source} r JOIN audit.current_file c ON c.file_id = r.file_id`,
-  );
-  const { rows } = await sql<LoadedRecord>`${sql.raw(selects.join('\nUNION ALL\n'))} ORDER BY 1, 2`.execute(session.kysely);
+  const columns = "record_id, person_ref, forename, surname, to_char(dob, 'YYYY-MM-DD') AS dob, sex, address, postcode, uprn";
+  const { rows } = await sql<LoadedRecord>`${sql.raw(currentPersonRecordsSql(columns))} ORDER BY 1, 2`.execute(session.kysely);
   return rows;
 }
 
@@ -211,10 +207,9 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
   const { personIdOf, changes } = assignStableIds(clusters, previous);
   const newClusters = personIdOf.flatMap((id, c) => (id === undefined ? [c] : []));
   if (newClusters.length > 0) {
-    const ids = await sql<{ id: number }>`
-      SELECT nextval(pg_get_serial_sequence('core.person', 'person_id'))::int AS id FROM generate_series(1, ${newClusters.length})`.execute(k);
+    const ids = await nextIds(k, 'core.person', 'person_id', newClusters.length);
     newClusters.forEach((c, n) => {
-      personIdOf[c] = ids.rows[n]!.id;
+      personIdOf[c] = ids[n]!;
     });
     await copyRows(session, 'core.person (person_id, created_run)', newClusters.map((c) => [personIdOf[c]!, ctx.runId]));
   }

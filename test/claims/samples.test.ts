@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,6 +10,7 @@ import { claimFinalise, draftClaim } from '../../src/claims/index.ts';
 import { mainBackend, testDatabase, type TestDatabase } from '../support/db.ts';
 import { testRun } from '../support/run.ts';
 import { TODAY } from '../ingest/helpers.ts';
+import { runPipeline } from '../../src/run/pipeline.ts';
 import { defaultPlan, draft, ledger, run, submit } from './helpers.ts';
 
 /**
@@ -70,5 +72,19 @@ describe('claims on the synthetic council', () => {
     expect(new Set(l.map((x) => x.family_id)).size).toBe(l.length);
     expect(new Set(l.map((x) => x.case_ref)).size).toBe(l.length);
     await expect(claimFinalise(await run(t.db), { window: '2026-Q4' })).rejects.toThrow(/already submitted/);
+  });
+
+  it('running the month again for a submitted window leaves the claim as it was and says so', async () => {
+    if (t.kind !== 'postgres') return; // runPipeline opens the database itself: a server URL
+    const before = await ledger(t.db);
+    expect(before.some((l) => l.window_id === '2026-Q3')).toBe(true);
+    const again = await mkdtemp(path.join(os.tmpdir(), 'tfclaims-claims-rerun-'));
+    const report = await runPipeline({ extracts: SAMPLES, asOf: '2026-10-31', window: '2026-Q3', out: again, db: t.dbArg, quiet: true, logDir: again, today: TODAY });
+    expect(report.exitCode).toBe(0);
+    expect((report.json as { stages: { stage: string; status: string }[] }).stages).toEqual([
+      { stage: 'claim', status: expect.stringMatching(/^window 2026-Q3 was already submitted \(claim \d+\); nothing drafted$/) },
+    ]);
+    expect(existsSync(path.join(again, 'claim-2026-Q3.csv'))).toBe(false);
+    expect(await ledger(t.db)).toEqual(before);
   });
 });

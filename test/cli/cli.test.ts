@@ -308,6 +308,23 @@ describe(`ingest and run on ${mainBackend()}`, () => {
     expect(summary.ingest.files.map((f: { status: string }) => f.status)).toEqual(['offending', 'employment'].map(() => 'unchanged'));
   });
 
+  it('`run --stop-after ingest` loads the extracts and links nobody; --stop-after accepts only the stages it names', async () => {
+    const extracts = path.join(tmp.dir, 'extracts-stop');
+    await mkdir(extracts);
+    await writeExtract(extracts, 'offending', [event(50)]);
+    const out = path.join(tmp.dir, 'out-stop');
+    const stopped = await cli([...opts(), '--json', '--quiet', 'run', '--extracts', extracts, '--as-of', '2026-10-31', '--window', 'STOP', '--out', out, '--stop-after', 'ingest']);
+    expect(stopped.code, stopped.stderr).toBe(0);
+    const summary = JSON.parse(stopped.stdout) as Record<string, any>;
+    expect(summary.ingest.rowsLoaded).toBe(1);
+    expect(summary.match).toBeUndefined();
+    expect(summary.stages).toEqual([{ stage: 'match', status: 'skipped (--stop-after ingest)' }]);
+    expect(existsSync(path.join(out, 'families.csv'))).toBe(false);
+    const bad = await cli([...opts(), 'run', '--extracts', extracts, '--as-of', '2026-10-31', '--window', 'STOP', '--out', out, '--stop-after', 'claim']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/expected ingest, match or evaluate/);
+  });
+
   it('`run` refuses bad usage with exit 2 before touching the database', async () => {
     const extracts = path.join(tmp.dir, 'extracts-usage');
     await mkdir(extracts);
@@ -323,6 +340,8 @@ describe(`ingest and run on ${mainBackend()}`, () => {
       [['--extracts', empty, '--as-of', '2026-10-31', ...base], /no extracts found in/],
       [['--extracts', path.join(tmp.dir, 'nowhere'), '--as-of', '2026-10-31', ...base], /is not a folder/],
     ];
+    const countRuns = () => d.withDb(async (db) => (await sql<{ n: number }>`SELECT count(*)::int AS n FROM audit.run WHERE command = 'run'`.execute(db.kysely)).rows[0]!.n);
+    const runsBefore = await countRuns();
     const results = [];
     for (const [args] of cases) results.push(await mainInProcess([...opts(), 'run', ...args]));
     for (const [i, result] of results.entries()) {
@@ -330,8 +349,7 @@ describe(`ingest and run on ${mainBackend()}`, () => {
       expect(result.stderr).toMatch(cases[i]![1]);
       expect(result.stderr).toMatch(/what to do: /);
     }
-    const runs = await d.withDb(async (db) => (await sql<{ n: number }>`SELECT count(*)::int AS n FROM audit.run WHERE command = 'run'`.execute(db.kysely)).rows[0]!.n);
-    expect(runs).toBe(2); // only the two runs of the previous test
+    expect(await countRuns()).toBe(runsBefore); // none of them became a run
   });
 });
 
