@@ -1,6 +1,7 @@
 import { dateComparison, exactComparison, nameComparison } from './comparisons.ts';
 import { blockOn } from './evaluate.ts';
-import type { BlockingRule, Comparison } from './model.ts';
+import soundex from 'talisman/phonetics/soundex.js';
+import type { BlockingRule, Comparison, LinkRecord } from './model.ts';
 
 /**
  * The linkage model for council person records: its comparisons, blocking rules and training
@@ -45,14 +46,44 @@ const nameAndBirth = (part: 'year' | 'day and month'): BlockingRule => ({
   key: (r) => (r.forename && r.surname && r.dob && r.dob.length === 8 ? `${r.forename}|${r.surname}|${part === 'year' ? r.dob.slice(0, 4) : r.dob.slice(4)}` : undefined),
 });
 
+/** A postcode's sector (`AB12 3` of `AB12 3CD`): the postcode without its last two characters. */
+const sector = (postcode: string) => (postcode.length >= 5 ? postcode.slice(0, -2) : undefined);
+
+/**
+ * The same date of birth and one more thing that rarely changes all at once: a name that sounds
+ * the same (Soundex, so a mistyped letter after the first still agrees), the postcode sector, or
+ * both names in either order.
+ * The date alone puts everyone born on one day against each other: 35M pairs at 1x, growing with
+ * the square of the council.
+ */
+const birthAnd = (what: string, part: (r: LinkRecord) => string | undefined): BlockingRule => ({
+  name: `dob+${what}`,
+  key: (r) => {
+    if (!r.dob) return undefined;
+    const p = part(r);
+    return p ? `${r.dob}|${p}` : undefined;
+  },
+});
+
 export const COUNCIL_BLOCKING: BlockingRule[] = [
-  blockOn('dob'),
+  birthAnd('forename sound', (r) => (r.forename ? soundex(r.forename) : undefined)),
+  birthAnd('surname sound', (r) => (r.surname ? soundex(r.surname) : undefined)),
+  birthAnd('postcode sector', (r) => sector(r.postcode ?? '')),
+  // Forename and surname swapped (George Sharma and Sharma George), with no postcode to fall back on.
+  birthAnd('both names sound, either order', (r) => (r.forename && r.surname ? [soundex(r.forename), soundex(r.surname)].sort().join('|') : undefined)),
   nameAndBirth('year'),
   nameAndBirth('day and month'),
   blockOn('surname', 'postcode'),
   blockOn('forename', 'postcode'),
   blockOn('uprn', 'forename'),
 ];
+
+/**
+ * Pairs m is learnt from besides the candidates: everyone with one date of birth (sampled to at
+ * most `maxPairs`). The date-of-birth training session needs pairs that agree on the date whatever
+ * their names and address, as the candidates of the rules above do not.
+ */
+export const COUNCIL_TRAINING = { rules: [blockOn('dob')], maxPairs: 2_000_000 };
 
 /** Names and location learnt among pairs with one date of birth; the date among pairs with one name. */
 export const COUNCIL_SESSIONS = [{ fix: ['dob'] }, { fix: ['forename', 'surname'] }];

@@ -1,4 +1,4 @@
-import { candidatePairs, gammaTable, pairQuality, probabilityOf, scoreWeights, trainModel, type BlockingRule, type Comparison, type LinkModel, type LinkRecord, type TrainingSession } from './model.ts';
+import { pairQuality, probabilityOf, scoreCandidates, type BlockingRule, type Comparison, type LinkModel, type LinkRecord, type TrainingSession } from './model.ts';
 
 /** A blocking rule on the exact values of some fields (records missing any of them are not blocked by it). */
 export function blockOn(...fields: string[]): BlockingRule {
@@ -8,6 +8,8 @@ export function blockOn(...fields: string[]): BlockingRule {
 export interface LinkageEvaluation {
   candidatePairs: number;
   byRule: Record<string, number>;
+  /** Pairs compared only to train the model (sampled training blocking), not candidates. */
+  trainingPairs: number;
   model: LinkModel;
   threshold: number;
   tp: number;
@@ -34,25 +36,30 @@ export function evaluateLinkage<R extends LinkRecord>(opts: {
   right?: readonly R[];
   entityOf: (record: R) => string;
   sessions?: readonly TrainingSession[];
+  /** Wider blocking for training m only, each rule sampled to at most `maxPairs` pairs. */
+  training?: { rules: readonly BlockingRule[]; maxPairs: number };
   maxBlockSize?: number;
   threshold?: number;
   /** Floor of term frequencies, as a count of records (default 1). */
   tfMinimumCount?: number;
 }): LinkageEvaluation {
-  const { comparisons, left } = opts;
+  const { left } = opts;
   const dedupe = opts.right === undefined;
   const right = opts.right ?? left;
-  const { pairs, byRule } = candidatePairs(opts.blocking, left, right, { dedupe, ...(opts.maxBlockSize ? { maxBlockSize: opts.maxBlockSize } : {}) });
-  const gammas = gammaTable(comparisons, left, right, pairs);
-  const model = trainModel(comparisons, left, right, gammas, {
-    dedupe,
+  const { pairs, byRule, trainingPairs, model, untrainable, weights } = scoreCandidates({
+    comparisons: opts.comparisons,
+    blocking: opts.blocking,
+    left,
+    ...(opts.right ? { right: opts.right } : {}),
+    ...(opts.training ? { training: opts.training } : {}),
     ...(opts.sessions ? { sessions: opts.sessions } : {}),
+    ...(opts.maxBlockSize ? { maxBlockSize: opts.maxBlockSize } : {}),
     ...(opts.tfMinimumCount === undefined ? {} : { tfMinimumCount: opts.tfMinimumCount }),
   });
+  if (!model) throw untrainable!;
   const threshold = opts.threshold ?? 0.5;
   const predicted = new Set<string>();
   const weightHistogram: Record<string, number> = {};
-  const weights = scoreWeights(model, gammas, left, right, pairs);
   for (let n = 0; n < pairs.length; n++) {
     const bin = String(Math.floor(weights[n]!));
     weightHistogram[bin] = (weightHistogram[bin] ?? 0) + 1;
@@ -69,5 +76,5 @@ export function evaluateLinkage<R extends LinkRecord>(opts: {
   left.forEach((r, i) => {
     for (const j of byEntity.get(opts.entityOf(r)) ?? []) if (!dedupe || j > i) truth.add(`${i}|${j}`);
   });
-  return { candidatePairs: pairs.length, byRule, model, threshold, ...pairQuality(predicted, truth), weightHistogram, truePairs: truth.size };
+  return { candidatePairs: pairs.length, byRule, trainingPairs, model, threshold, ...pairQuality(predicted, truth), weightHistogram, truePairs: truth.size };
 }

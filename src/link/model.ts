@@ -500,6 +500,122 @@ export function candidatePairs(
   return { pairs: { length, left: li.subarray(0, length), right: ri.subarray(0, length) }, byRule };
 }
 
+/** A number in [0, 1) from a string (FNV-1a, then mixed): the same key always gives the same number. */
+function hashUnit(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  // Final mixing (MurmurHash3's): short keys alike ("d1", "d2") otherwise differ only in low bits.
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return (h >>> 0) / 2 ** 32;
+}
+
+/**
+ * A blocking rule cut down to a share of its blocks, chosen by a hash of the key, so that it
+ * gives about `maxPairs` pairs over `records`; the rule itself when it gives no more than that.
+ * For training: EM needs a fair sample of the pairs a wide rule finds (everyone born on one day),
+ * not all of them, and those grow with the square of the population.
+ */
+export function sampledRule(rule: BlockingRule, records: readonly LinkRecord[], maxPairs: number, maxBlockSize: number): BlockingRule {
+  const sizes = new Map<string, number>();
+  for (const r of records) {
+    const key = rule.key(r);
+    if (key !== undefined) sizes.set(key, (sizes.get(key) ?? 0) + 1);
+  }
+  let pairs = 0;
+  for (const n of sizes.values()) if (n <= maxBlockSize) pairs += (n * (n - 1)) / 2;
+  if (pairs <= maxPairs) return rule;
+  const share = maxPairs / pairs;
+  return {
+    name: `${rule.name} (${(share * 100).toPrecision(2)}% of blocks)`,
+    key: (r) => {
+      const key = rule.key(r);
+      return key !== undefined && hashUnit(key) < share ? key : undefined;
+    },
+  };
+}
+
+/** The first `n` pairs of a list, and their levels (views, no copy). */
+function pairsPrefix(pairs: PairList, table: GammaTable, n: number): { pairs: PairList; table: GammaTable } {
+  return {
+    pairs: { length: n, left: pairs.left.subarray(0, n), right: pairs.right.subarray(0, n) },
+    table: { width: table.width, length: n, levels: table.levels.subarray(0, n * table.width) },
+  };
+}
+
+/** Candidate pairs scored by a model trained on them (see {@link scoreCandidates}). */
+export interface ScoredCandidates {
+  /** The candidate pairs (prediction blocking only) and their levels. */
+  pairs: PairList;
+  table: GammaTable;
+  /** Candidate pairs found by each prediction blocking rule (the first rule to find a pair). */
+  byRule: Record<string, number>;
+  /** Pairs compared only to train m (training blocking, not already candidates). */
+  trainingPairs: number;
+  /** Undefined when the pairs cannot train the model (`untrainable` says why); then no weights. */
+  model: LinkModel | undefined;
+  untrainable?: ModelNotTrainableError;
+  weights: Float64Array;
+}
+
+/**
+ * Block, compare, train and score: the whole unsupervised linkage of `left` with `right` (or of
+ * `left` with itself when `right` is absent).
+ *
+ * Prediction blocking (`blocking`) must stay close to linear in the population; the pairs EM
+ * learns m from may need wider rules (Splink separates the two the same way). With `training`,
+ * m is learnt from the candidates plus the pairs of the training rules, each sampled to at most
+ * `maxPairs` (sampledRule); those extra pairs are compared but never scored as links.
+ */
+export function scoreCandidates(opts: {
+  comparisons: readonly Comparison[];
+  blocking: readonly BlockingRule[];
+  training?: { rules: readonly BlockingRule[]; maxPairs: number };
+  left: readonly LinkRecord[];
+  right?: readonly LinkRecord[];
+  sessions?: readonly TrainingSession[];
+  maxBlockSize?: number;
+  tfMinimumCount?: number;
+}): ScoredCandidates {
+  const { comparisons, left } = opts;
+  const dedupe = opts.right === undefined;
+  const right = opts.right ?? left;
+  const maxBlockSize = opts.maxBlockSize ?? 5_000;
+  // Training rules come last: a pair found by a prediction rule is counted there, once.
+  const trainingRules = (opts.training?.rules ?? []).map((rule) =>
+    sampledRule(rule, dedupe ? left : [...left, ...right], opts.training!.maxPairs, maxBlockSize),
+  );
+  const found = candidatePairs([...opts.blocking, ...trainingRules], left, right, { dedupe, maxBlockSize });
+  const trainingPairs = trainingRules.reduce((n, rule) => n + found.byRule[rule.name]!, 0);
+  const all = gammaTable(comparisons, left, right, found.pairs);
+  const { pairs, table } = pairsPrefix(found.pairs, all, found.pairs.length - trainingPairs);
+  const byRule = Object.fromEntries(opts.blocking.map((rule) => [rule.name, found.byRule[rule.name]!]));
+  let model: LinkModel | undefined;
+  let untrainable: ModelNotTrainableError | undefined;
+  if (pairs.length === 0) untrainable = new ModelNotTrainableError('no candidate pairs');
+  else {
+    try {
+      model = trainModel(comparisons, left, right, table, {
+        dedupe,
+        ...(opts.sessions ? { sessions: opts.sessions } : {}),
+        ...(opts.tfMinimumCount === undefined ? {} : { tfMinimumCount: opts.tfMinimumCount }),
+        ...(trainingPairs > 0 ? { training: all } : {}),
+      });
+    } catch (error) {
+      if (!(error instanceof ModelNotTrainableError)) throw error;
+      untrainable = error;
+    }
+  }
+  const weights = model ? scoreWeights(model, table, left, right, pairs) : new Float64Array(0);
+  return { pairs, table, byRule, trainingPairs, model, weights, ...(untrainable ? { untrainable } : {}) };
+}
+
 /**
  * A training session (Splink's term): estimate the m of every comparison except `fix` from the
  * candidate pairs that agree exactly on all of `fix`. Sessions matter where records cluster in
@@ -590,16 +706,34 @@ export function trainModel(
   left: readonly LinkRecord[],
   right: readonly LinkRecord[],
   gammas: readonly Gamma[] | GammaTable,
-  opts: { dedupe?: boolean; seed?: number; uPairs?: number; sessions?: readonly TrainingSession[]; tfMinimumCount?: number } = {},
+  opts: {
+    dedupe?: boolean;
+    seed?: number;
+    uPairs?: number;
+    sessions?: readonly TrainingSession[];
+    tfMinimumCount?: number;
+    /**
+     * The pairs m is learnt from, when not the candidates themselves (the candidates plus a
+     * sample of wider blocks: see {@link scoreCandidates}). The share of matches, and so the
+     * prior, is always taken over the candidates.
+     */
+    training?: GammaTable;
+  } = {},
 ): LinkModel {
   const u = estimateU(comparisons, left, right, { seed: opts.seed ?? 1, pairs: opts.uPairs ?? 200_000 });
   const patterns = patternsOf(gammas);
+  const trainingPatterns = opts.training ? patternsOf(opts.training) : patterns;
   const em = opts.sessions
     ? (() => {
-        const bySession = estimateMBySessions(comparisons, patterns, u, opts.sessions!);
+        const bySession = estimateMBySessions(comparisons, trainingPatterns, u, opts.sessions!);
         return { ...bySession, lambda: matchShare(patterns, bySession.m, u) };
       })()
-    : estimateMOverPatterns(comparisons, patterns, u);
+    : opts.training
+      ? (() => {
+          const overTraining = estimateMOverPatterns(comparisons, trainingPatterns, u);
+          return { ...overTraining, lambda: matchShare(patterns, overTraining.m, u) };
+        })()
+      : estimateMOverPatterns(comparisons, patterns, u);
   const possible = opts.dedupe ? (left.length * (left.length - 1)) / 2 : left.length * right.length;
   const expectedMatches = em.lambda * gammas.length;
   const prior = Math.min(0.5, Math.max(1 / possible, expectedMatches / possible));

@@ -4,10 +4,10 @@ import type { RunContext } from '../run/context.ts';
 import { batches } from '../util/batches.ts';
 import { copyRows, nextIds, type CopyCell } from '../db/copy-rows.ts';
 import { clusterMembers, type CandidateLink, type ClusterMember } from './clusters.ts';
-import { ModelNotTrainableError, candidatePairs, gammaAt, gammaTable, probabilityOf, scorePair, scoreWeights, trainModel, type LinkModel, type LinkRecord } from './model.ts';
-import { currentPersonRecordsSql, toLinkRecord, type PersonColumns } from './records.ts';
+import { gammaAt, probabilityOf, scoreCandidates, scorePair, type LinkRecord } from './model.ts';
+import { currentPersonRecordsSql, normaliseName, toLinkRecord, type PersonColumns } from './records.ts';
 import { assignStableIds } from './stable-ids.ts';
-import { COUNCIL_BLOCKING, COUNCIL_COMPARISONS, COUNCIL_SESSIONS } from './council.ts';
+import { COUNCIL_BLOCKING, COUNCIL_COMPARISONS, COUNCIL_SESSIONS, COUNCIL_TRAINING } from './council.ts';
 
 /**
  * The match stage: link the person records of the current extracts (`raw.*` rows of files not
@@ -37,6 +37,8 @@ export interface MatchSummary {
   profiles: number;
   candidatePairs: number;
   candidatesByRule: Record<string, number>;
+  /** Pairs compared only to train the model (everyone born on one day, sampled), not scored as links. */
+  trainingPairs: number;
   deterministicLinks: number;
   probabilisticLinks: number;
   reviewDecisionsApplied: number;
@@ -61,7 +63,7 @@ interface LoadedRecord extends PersonColumns {
   person_ref: string | null;
 }
 
-/** The person records of every current extract, in a fixed order. */
+/** The person records of every current extract, in a fixed order (whole: for small lookups and tests). */
 export async function loadCurrentPersonRecords(session: DbSession): Promise<LoadedRecord[]> {
   const columns = "record_id, person_ref, forename, surname, to_char(dob, 'YYYY-MM-DD') AS dob, sex, address, postcode, uprn";
   const { rows } = await sql<LoadedRecord>`${sql.raw(currentPersonRecordsSql(columns))} ORDER BY 1, 2`.execute(session.kysely);
@@ -75,42 +77,104 @@ interface Profile extends LinkRecord {
   personRef: string;
 }
 
-/** Group records identical in every linkage field (and source and person id) into profiles. */
-export function profilesOf(records: readonly LoadedRecord[]): { profiles: Profile[]; recordsOf: string[][]; recordCount: number } {
-  const index = new Map<string, number>();
-  const profiles: Profile[] = [];
-  const recordsOf: string[][] = [];
-  for (const r of records) {
-    const link = toLinkRecord(r);
-    const personRef = (r.person_ref ?? '').trim();
-    const key = [r.source, personRef, link.forename, link.surname, link.dob, link.sex, link.postcode, link.uprn, link.houseNumber].join('\u0001');
-    let at = index.get(key);
-    if (at === undefined) {
-      at = profiles.length;
-      index.set(key, at);
-      profiles.push({ ...link, source: r.source, personRef });
-      recordsOf.push([]);
-    }
-    recordsOf[at]!.push(recordKey(r.source, r.record_id));
-  }
-  return { profiles, recordsOf, recordCount: records.length };
+/** Profiles of person records, and the record keys (`source|record_id`) behind each. */
+export interface Profiles {
+  profiles: Profile[];
+  recordsOf: string[][];
+  recordCount: number;
 }
 
-/** Scored pairs of profiles: the model (undefined when too few pairs to train), the pairs, their levels and total weights. */
-function scoreProfiles(profiles: readonly Profile[]) {
-  const { pairs, byRule } = candidatePairs(COUNCIL_BLOCKING, profiles, profiles, { dedupe: true, maxBlockSize: 20_000 });
-  const table = gammaTable(COUNCIL_COMPARISONS, profiles, profiles, pairs);
-  let model: LinkModel | undefined;
-  if (pairs.length > 0) {
-    try {
-      model = trainModel(COUNCIL_COMPARISONS, profiles, profiles, table, { dedupe: true, sessions: COUNCIL_SESSIONS });
-    } catch (error) {
-      // Too few candidate pairs for some training session: no probabilistic links this run.
-      if (!(error instanceof ModelNotTrainableError)) throw error;
+/**
+ * Groups records identical in every linkage field (and source and person id) into profiles, as
+ * they arrive. Names are normalised once per distinct spelling: a council has a few thousand
+ * names and a million records.
+ */
+class ProfileBuilder implements Profiles {
+  readonly profiles: Profile[] = [];
+  readonly recordsOf: string[][] = [];
+  recordCount = 0;
+  private readonly index = new Map<string, number>();
+  private readonly names = new Map<string, string>();
+
+  private name(value: string | null): string {
+    const raw = value ?? '';
+    let normal = this.names.get(raw);
+    if (normal === undefined) {
+      normal = normaliseName(raw);
+      this.names.set(raw, normal);
     }
+    return normal;
   }
-  const weights = model ? scoreWeights(model, table, profiles, profiles, pairs) : new Float64Array(0);
-  return { model, pairs, byRule, table, weights };
+
+  /** Add records with these fields (`recordIds`: one or more records identical in every field). */
+  add(r: Omit<LoadedRecord, 'record_id'>, recordIds: readonly string[]): void {
+    const link = toLinkRecord({ ...r, forename: null, surname: null });
+    link.forename = this.name(r.forename);
+    link.surname = this.name(r.surname);
+    const personRef = (r.person_ref ?? '').trim();
+    const key = [r.source, personRef, link.forename, link.surname, link.dob, link.sex, link.postcode, link.uprn, link.houseNumber].join('\u0001');
+    let at = this.index.get(key);
+    if (at === undefined) {
+      at = this.profiles.length;
+      this.index.set(key, at);
+      this.profiles.push({ ...link, source: r.source, personRef });
+      this.recordsOf.push([]);
+    }
+    const keys = this.recordsOf[at]!;
+    for (const id of recordIds) keys.push(recordKey(r.source, id));
+    this.recordCount += recordIds.length;
+  }
+}
+
+/** Group records identical in every linkage field (and source and person id) into profiles. */
+export function profilesOf(records: readonly LoadedRecord[]): Profiles {
+  const builder = new ProfileBuilder();
+  for (const r of records) builder.add(r, [r.record_id]);
+  return builder;
+}
+
+/** Rows fetched from the record cursor at a time. */
+const RECORD_FETCH = 50_000;
+
+/**
+ * The profiles of every current person record, read over a cursor in batches so the process never
+ * holds the loaded rows themselves, only profiles and record keys. Rows come in storage order
+ * (sorting 1.9M rows on nine text columns in the database cost more than all the rest); profiles
+ * and their records are then put in a fixed order (by source and first record id), so the same
+ * records always give the same profiles in the same order.
+ */
+export async function loadProfiles(session: DbSession): Promise<Profiles> {
+  const k = session.kysely;
+  const columns = "record_id, person_ref, forename, surname, to_char(dob, 'YYYY-MM-DD') AS dob, sex, address, postcode, uprn";
+  await sql`DECLARE person_records NO SCROLL CURSOR FOR ${sql.raw(currentPersonRecordsSql(columns))}`.execute(k);
+  const builder = new ProfileBuilder();
+  for (;;) {
+    const { rows } = await sql<LoadedRecord>`FETCH ${sql.raw(String(RECORD_FETCH))} FROM person_records`.execute(k);
+    for (const row of rows) builder.add(row, [row.record_id]);
+    if (rows.length < RECORD_FETCH) break;
+  }
+  await sql`CLOSE person_records`.execute(k);
+  return inFixedOrder(builder);
+}
+
+/** Profiles ordered by their first record (`source|record_id`, compared as strings), each profile's records sorted. */
+function inFixedOrder(p: Profiles): Profiles {
+  const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  for (const keys of p.recordsOf) if (keys.length > 1) keys.sort(byCodeUnits);
+  const order = p.profiles.map((_, i) => i).sort((a, b) => byCodeUnits(p.recordsOf[a]![0]!, p.recordsOf[b]![0]!));
+  return { profiles: order.map((i) => p.profiles[i]!), recordsOf: order.map((i) => p.recordsOf[i]!), recordCount: p.recordCount };
+}
+
+/** Scored pairs of profiles: the council model (undefined when too few pairs to train), the pairs, their levels and total weights. */
+function scoreProfiles(profiles: readonly Profile[]) {
+  return scoreCandidates({
+    comparisons: COUNCIL_COMPARISONS,
+    blocking: COUNCIL_BLOCKING,
+    training: COUNCIL_TRAINING,
+    left: profiles,
+    sessions: COUNCIL_SESSIONS,
+    maxBlockSize: 20_000,
+  });
 }
 
 /** Run the match stage inside the caller's transaction. */
@@ -125,19 +189,23 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
   await sql`ANALYZE audit.input_file, audit.file_supersession, raw.attendance, raw.offending, raw.employment, raw.social_care, raw.attachments, core.person_record`.execute(k);
 
   // The loaded rows are dropped as soon as they are grouped: only profiles are kept.
-  const { profiles, recordsOf, recordCount } = profilesOf(await loadCurrentPersonRecords(session));
+  const { profiles, recordsOf, recordCount } = await loadProfiles(session);
   log.info({ records: recordCount, profiles: profiles.length }, 'records loaded');
   ctx.progress.say(`match: scoring candidate pairs of ${profiles.length} profiles`);
   const scoringStarted = performance.now();
-  const { model, pairs, byRule, table, weights } = scoreProfiles(profiles);
+  const { model, pairs, byRule, trainingPairs, table, weights } = scoreProfiles(profiles);
   const scoringSeconds = (performance.now() - scoringStarted) / 1000;
 
-  // Where each record key lives (profile index), for review decisions.
-  const profileOfRecord = new Map<string, number>();
-  recordsOf.forEach((keys, p) => keys.forEach((key) => profileOfRecord.set(key, p)));
   const decisions = await sql<{ source_a: string; record_a: string; source_b: string; record_b: string; decision: 'same' | 'different' }>`
     SELECT DISTINCT ON (source_a, record_a, source_b, record_b) source_a, record_a, source_b, record_b, decision
     FROM core.review_decision ORDER BY source_a, record_a, source_b, record_b, decision_id DESC`.execute(k);
+  // Where each decided record lives (profile index): only those records are looked up.
+  const profileOfRecord = new Map<string, number>();
+  for (const d of decisions.rows) {
+    profileOfRecord.set(recordKey(d.source_a, d.record_a), -1);
+    profileOfRecord.set(recordKey(d.source_b, d.record_b), -1);
+  }
+  if (profileOfRecord.size > 0) recordsOf.forEach((keys, p) => keys.forEach((key) => profileOfRecord.has(key) && profileOfRecord.set(key, p)));
 
   const links: CandidateLink[] = [];
   const linkOfPair = new Map<number, number>();
@@ -147,7 +215,7 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
   for (const d of decisions.rows) {
     const a = profileOfRecord.get(recordKey(d.source_a, d.record_a));
     const b = profileOfRecord.get(recordKey(d.source_b, d.record_b));
-    if (a === undefined || b === undefined || a === b) continue;
+    if (a === undefined || b === undefined || a < 0 || b < 0 || a === b) continue;
     reviewDecisionsApplied++;
     decided.add(`${Math.min(a, b)}|${Math.max(a, b)}`);
     if (d.decision === 'same') links.push({ a, b, kind: 'review', weight: Number.POSITIVE_INFINITY });
@@ -223,7 +291,10 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
     }
   });
   const changed = assignments.filter((a) => previous.get(recordKey(a.source, a.recordId)) !== a.personId);
-  if (changed.length > 0) {
+  if (previous.size === 0 && changed.length > 0) {
+    // The first run: nothing to update, so straight in by COPY.
+    await copyRows(session, 'core.person_record (source, record_id, person_id, run_id)', changed.map((a) => [a.source, a.recordId, a.personId, ctx.runId]));
+  } else if (changed.length > 0) {
     // Loaded by COPY into a scratch table, then upserted in one statement.
     await sql`CREATE TEMP TABLE person_record_changed (source text, record_id text, person_id bigint) ON COMMIT DROP`.execute(k);
     await copyRows(session, 'person_record_changed (source, record_id, person_id)', changed.map((a) => [a.source, a.recordId, a.personId]));
@@ -288,6 +359,7 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
     profiles: profiles.length,
     candidatePairs: pairs.length,
     candidatesByRule: byRule,
+    trainingPairs,
     deterministicLinks,
     probabilisticLinks,
     reviewDecisionsApplied,

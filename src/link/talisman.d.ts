@@ -11,3 +11,7 @@ declare module 'talisman/phonetics/double-metaphone.js' {
   /** Primary and alternate Double Metaphone codes. */
   export default function doubleMetaphone(word: string): [string, string];
 }
+declare module 'talisman/phonetics/soundex.js' {
+  /** American Soundex code (a letter and three digits). */
+  export default function soundex(word: string): string;
+}

@@ -113,7 +113,8 @@ export class EventMaker {
   }
 
   spell(person: Person, spellType: SpellEvent['spellType'], start: number, end: number | null, benefitType = '', ucConditionality = ''): SpellEvent {
-    return { kind: 'employment', person, spellType, benefitType, ucConditionality, start, end: end !== null && end > this.asOf ? null : end };
+    // An extract cannot know of a spell that starts after it was taken: a start drawn past the as-of date is the as-of date.
+    return { kind: 'employment', person, spellType, benefitType, ucConditionality, start: Math.min(start, this.asOf), end: end !== null && end > this.asOf ? null : end };
   }
 
   episode(person: Person, type: EpisodeType, start: number, end: number | null, caseRef: string, role: CareEvent['role']): CareEvent {

@@ -1,5 +1,5 @@
 import { addMonths, ageOn } from './calendar.ts';
-import { DISTRICTS, DOUBLE_BARRELLED, FEMALE_FORENAMES, MALE_FORENAMES, STREETS, SURNAMES } from './pools.ts';
+import { DISTRICTS, DOUBLE_BARRELLED, FEMALE_FORENAMES, MALE_FORENAMES, NAME_SKEW, STREETS, SURNAMES, TAIL_FEMALE_FORENAMES, TAIL_MALE_FORENAMES, TAIL_SURNAMES } from './pools.ts';
 import type { Rng } from './random.ts';
 
 /**
@@ -122,11 +122,16 @@ export class PopulationMaker {
       const [a, b] = rng.pick(DOUBLE_BARRELLED);
       return rng.chance(0.8) ? `${a}-${b}` : `${a} ${b}`;
     }
-    return rng.pickSkewed(SURNAMES);
+    // Half from the borough's common names (most common first), half from a long tail, so that no
+    // surname is held by much more than 1% of residents, as in England and Wales (Smith: 1.3%).
+    return rng.chance(0.5) ? rng.pickSkewed(SURNAMES, NAME_SKEW) : rng.pick(TAIL_SURNAMES);
   }
 
   #forename(sex: Sex): string {
-    return this.#rng.pickSkewed(sex === 'F' ? FEMALE_FORENAMES : MALE_FORENAMES);
+    const rng = this.#rng;
+    // The borough's common forenames, and a long tail (the most common near 2%, as among births).
+    if (rng.chance(0.4)) return rng.pick(sex === 'F' ? TAIL_FEMALE_FORENAMES : TAIL_MALE_FORENAMES);
+    return rng.pickSkewed(sex === 'F' ? FEMALE_FORENAMES : MALE_FORENAMES, NAME_SKEW);
   }
 
   #middle(sex: Sex): string {

@@ -54,6 +54,23 @@ export const NICKNAMES: Record<string, string[]> = {
   Isabella: ['Bella', 'Izzy'], Gabriela: ['Gabby'], Alexandra: ['Alex', 'Sasha'], Oluwaseun: ['Seun'], Muhammad: ['Mo'], Mohammed: ['Mo'],
 };
 
+const fakerNames = fakerEN_GB.definitions.person as { last_name: { generic: readonly string[] }; first_name: { female: readonly string[]; male: readonly string[] } };
+
+/**
+ * The long tail of names (faker's en_GB lists, hundreds of each): real councils hold thousands of
+ * distinct names, and a short list alone would make one resident in ten a Smith, far harder for
+ * a matcher than real data (and candidate pairs grow with the square of a name's share).
+ */
+export const TAIL_SURNAMES: readonly string[] = fakerNames.last_name.generic;
+export const TAIL_FEMALE_FORENAMES: readonly string[] = fakerNames.first_name.female;
+export const TAIL_MALE_FORENAMES: readonly string[] = fakerNames.first_name.male;
+
+/**
+ * How steeply the common-name lists fall: a name at rank r of n is drawn with a share of about
+ * (r/n)^(1/NAME_SKEW); at 1.3 the first of 170 surnames goes to about 2% of draws.
+ */
+export const NAME_SKEW = 1.3;
+
 /** Street names (from faker's en_GB locale). */
 export const STREETS: readonly string[] = (fakerEN_GB.definitions.location as { street_name: readonly string[] }).street_name;
 

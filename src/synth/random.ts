@@ -41,9 +41,8 @@ export class Rng {
   }
 
   /** Pick with a Zipf-like skew towards the front of the list (common names are common). */
-  pickSkewed<T>(items: readonly T[]): T {
-    const u = this.next();
-    return items[Math.floor(items.length * u * u)]!;
+  pickSkewed<T>(items: readonly T[], power = 2): T {
+    return items[Math.floor(items.length * this.next() ** power)]!;
   }
 
   /** Pick by weight: `[[value, weight], ...]`. */

@@ -4,7 +4,7 @@ import { sql } from 'kysely';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { discoverExtracts, ingestExtracts } from '../../src/ingest/index.ts';
-import { matchPeople } from '../../src/link/stage.ts';
+import { loadCurrentPersonRecords, loadProfiles, matchPeople, profilesOf, type Profiles } from '../../src/link/stage.ts';
 import { pairQuality } from '../../src/link/model.ts';
 import { availableBackends, testDatabase, type TestDatabase } from '../support/db.ts';
 import { testRun } from '../support/run.ts';
@@ -53,6 +53,20 @@ for (const backend of availableBackends()) {
       const ctx = await testRun(t.db, 'match');
       return { summary: await t.db.transaction((s) => matchPeople(s, ctx)), runId: ctx.runId };
     };
+
+    it('reads profiles over a cursor exactly as grouping the whole record list would, in a fixed order whatever the storage order', async () => {
+      const whole = profilesOf(await t.db.transaction((s) => loadCurrentPersonRecords(s)));
+      const streamed = await t.db.transaction((s) => loadProfiles(s));
+      expect(streamed.recordCount).toBe(whole.recordCount);
+      const groups = (p: Profiles) => new Set(p.recordsOf.map((keys) => [...keys].sort().join(' ')));
+      expect(groups(streamed)).toEqual(groups(whole));
+      // Fixed order: by first record id; each profile's records sorted.
+      const firsts = streamed.recordsOf.map((keys) => keys[0]!);
+      expect(firsts).toEqual([...firsts].sort());
+      for (const keys of streamed.recordsOf) expect(keys).toEqual([...keys].sort());
+      const again = await t.db.transaction((s) => loadProfiles(s));
+      expect(again.profiles).toEqual(streamed.profiles);
+    });
 
     it('links the samples into people with person-pair F1 >= 0.995 against the truth, and never against a guard', async () => {
       const { summary } = await match();

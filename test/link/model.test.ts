@@ -8,6 +8,8 @@ import {
   estimateM,
   gammaOf,
   pairQuality,
+  sampledRule,
+  scoreCandidates,
   scorePair,
   termFrequencyTables,
   termFrequencyWeight,
@@ -16,6 +18,7 @@ import {
   type Gamma,
   type LinkModel,
 } from '../../src/link/model.ts';
+import { COUNCIL_BLOCKING } from '../../src/link/council.ts';
 import { Rng } from '../../src/synth/random.ts';
 
 const FEBRL = path.join(import.meta.dirname, '..', 'fixtures', 'febrl');
@@ -46,6 +49,62 @@ describe('blocking', () => {
     const { pairs, byRule } = candidatePairs(rules, records, records, { dedupe: true });
     expect(Array.from({ length: pairs.length }, (_, n) => `${pairs.left[n]}-${pairs.right[n]}`).sort()).toEqual(['0-1', '0-2', '0-3', '1-3', '2-3']);
     expect(byRule).toEqual({ a: 3, b: 2 }); // 0-3 agrees on both rules and is counted under the first
+  });
+});
+
+describe('council blocking', () => {
+  const rec = (forename: string, surname: string, dob: string, postcode = '') => ({ forename, surname, dob, postcode, uprn: '', sex: '', houseNumber: '' });
+  const found = (a: Record<string, string>, b: Record<string, string>) => candidatePairs(COUNCIL_BLOCKING, [a, b], [a, b], { dedupe: true }).pairs.length === 1;
+
+  it('finds a swapped name with the same date of birth and no postcode, and a mistyped name with the same date', () => {
+    expect(found(rec('george', 'sharma', '20001107'), rec('sharma', 'george', '20001107'))).toBe(true);
+    expect(found(rec('katherine', 'okafor', '20110613'), rec('katharine', 'okafr', '20110613'))).toBe(true);
+    expect(found(rec('katherine', 'okafor', '20110613', 'SE153AB'), rec('kate', 'mensah', '20110613', 'SE153XY'))).toBe(true);
+  });
+
+  it('does not pair everyone born on one day: two strangers with nothing else in common are not candidates', () => {
+    expect(found(rec('george', 'sharma', '20001107', 'SE153AB'), rec('ada', 'okafor', '20001107', 'SE221XY'))).toBe(false);
+  });
+});
+
+describe('training blocking', () => {
+  const byDay = { name: 'day', key: (r: Record<string, string>) => r.day || undefined };
+  // 200 blocks of 10 records: 9,000 pairs.
+  const records = Array.from({ length: 2000 }, (_, i) => ({ day: `d${i % 200}`, name: `n${i}` }));
+
+  it('keeps a rule that gives no more than the limit, and samples whole blocks of one that gives more, the same blocks every time', () => {
+    expect(sampledRule(byDay, records, 9000, 5000)).toBe(byDay);
+    const sampled = sampledRule(byDay, records, 3000, 5000);
+    expect(sampled).not.toBe(byDay);
+    const { pairs } = candidatePairs([sampled], records, records, { dedupe: true });
+    expect(pairs.length).toBeGreaterThan(1500);
+    expect(pairs.length).toBeLessThan(4500);
+    expect(pairs.length % 45).toBe(0); // whole blocks of 10 (45 pairs each), never part of one
+    const again = candidatePairs([sampledRule(byDay, records, 3000, 5000)], records, records, { dedupe: true });
+    expect(Array.from(again.pairs.left)).toEqual(Array.from(pairs.left));
+  });
+
+  it('compares training pairs to learn m but never scores them as candidates', () => {
+    const comparisons = [nameComparison('forename'), nameComparison('surname'), dateComparison('dob')];
+    const rng = new Rng(11);
+    const people = Array.from({ length: 300 }, (_, i) => ({ forename: `f${i % 40}x${rng.int(0, 9)}`, surname: `s${i}`, dob: `20${String(10 + (i % 9)).padStart(2, '0')}0${1 + (i % 9)}1${i % 10}` }));
+    const left = [...people, ...people.slice(0, 100).map((p) => ({ ...p }))];
+    const blocking = [{ name: 'surname', key: (r: Record<string, string>) => r.surname || undefined }];
+    const training = { rules: [{ name: 'dob', key: (r: Record<string, string>) => r.dob || undefined }], maxPairs: 1e9 };
+    const plain = scoreCandidates({ comparisons, blocking, left, sessions: [{ fix: ['surname'] }, { fix: ['dob'] }] });
+    const trained = scoreCandidates({ comparisons, blocking, training, left, sessions: [{ fix: ['surname'] }, { fix: ['dob'] }] });
+    // The same candidates either way: the 100 repeated people.
+    expect(trained.pairs.length).toBe(100);
+    expect(Array.from(trained.pairs.left)).toEqual(Array.from(plain.pairs.left));
+    expect(trained.byRule).toEqual({ surname: 100 });
+    expect(trained.weights.length).toBe(100);
+    // Training pairs: those agreeing on the date of birth that are not already candidates.
+    let sameDobOnly = 0;
+    for (let i = 0; i < left.length; i++) for (let j = i + 1; j < left.length; j++) if (left[i]!.dob === left[j]!.dob && left[i]!.surname !== left[j]!.surname) sameDobOnly++;
+    expect(trained.trainingPairs).toBe(sameDobOnly);
+    expect(plain.trainingPairs).toBe(0);
+    // They change what m is learnt from, not which pairs are scored.
+    expect(trained.model?.comparisons).not.toEqual(plain.model?.comparisons);
   });
 });
 

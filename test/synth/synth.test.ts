@@ -86,6 +86,27 @@ describe('tfclaims synth', () => {
     for (const households of byCase.values()) expect(households.size).toBe(1);
   });
 
+  it('names people as a real council does: no surname or forename held by much more than 2% of residents, and hundreds of each', async () => {
+    const people = await csv(path.join(dir, 'truth', 'people.csv'));
+    const counts = (field: string) => {
+      const byValue = new Map<string, number>();
+      for (const p of people) byValue.set(p[field]!, (byValue.get(p[field]!) ?? 0) + 1);
+      return byValue;
+    };
+    for (const field of ['surname', 'forename']) {
+      const byValue = counts(field);
+      expect(Math.max(...byValue.values()) / people.length, field).toBeLessThan(0.035);
+      expect(byValue.size, field).toBeGreaterThan(people.length > 2000 ? 300 : 100);
+    }
+  });
+
+  it('writes no benefit or employment spell that starts after the as-of date (an extract cannot know of one)', async () => {
+    const spells = await csv(path.join(dir, 'employment.csv'));
+    const asOf = summary.asOf;
+    const late = spells.filter((s) => /^\d{4}-\d\d-\d\d$/.test(s.start_date ?? '') && s.start_date! > asOf);
+    expect(late).toEqual([]);
+  });
+
   it('gives every attached family a truth, covering every scenario, consistent with the claim rules', async () => {
     const claimable = await csv(path.join(dir, 'truth', 'claimable.csv'));
     const families = await csv(path.join(dir, 'truth', 'families.csv'));
