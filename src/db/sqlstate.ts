@@ -2,6 +2,7 @@
 export const SqlState = {
   uniqueViolation: '23505',
   foreignKeyViolation: '23503',
+  restrictViolation: '23001',
   checkViolation: '23514',
   serializationFailure: '40001',
   deadlockDetected: '40P01',

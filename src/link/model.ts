@@ -437,6 +437,9 @@ export interface BlockingRule {
  * each pair once (under the first rule that finds it). With `dedupe`, left and right are the
  * same list and pairs are i < j. A pair is recognised as found by an earlier rule by comparing
  * that rule's keys (as Splink does), so no set of pairs is kept.
+ *
+ * Keys are numbered per rule (one Int32Array per side) and blocks laid out in one array, so a
+ * million records cost a few megabytes per rule, not a million strings and arrays kept alive.
  */
 export function candidatePairs(
   rules: readonly BlockingRule[],
@@ -450,30 +453,46 @@ export function candidatePairs(
   let li = new Int32Array(capacity);
   let ri = new Int32Array(capacity);
   let length = 0;
-  const earlier: { leftKeys: (string | undefined)[]; rightKeys: (string | undefined)[]; blockSize: Map<string, number> }[] = [];
+  // Each earlier rule's key numbers, -1 where a record has no key or its block was skipped.
+  const earlier: { leftIds: Int32Array; rightIds: Int32Array }[] = [];
   for (const rule of rules) {
-    const rightKeys = right.map((r) => rule.key(r));
-    const leftKeys = left === right ? rightKeys : left.map((r) => rule.key(r));
-    const index = new Map<string, number[]>();
-    rightKeys.forEach((k, j) => {
-      if (k === undefined) return;
-      const list = index.get(k);
-      if (list) list.push(j);
-      else index.set(k, [j]);
+    const numbers = new Map<string, number>();
+    const numberOf = (r: LinkRecord) => {
+      const key = rule.key(r);
+      if (key === undefined) return -1;
+      let n = numbers.get(key);
+      if (n === undefined) {
+        n = numbers.size;
+        numbers.set(key, n);
+      }
+      return n;
+    };
+    const rightIds = Int32Array.from(right, numberOf);
+    const leftIds = left === right ? rightIds : Int32Array.from(left, numberOf);
+    const keys = numbers.size;
+    numbers.clear();
+    // Blocks of the right side: members of key k are members[start[k] .. start[k + 1]), ascending.
+    const start = new Int32Array(keys + 1);
+    for (const k of rightIds) if (k >= 0) start[k + 1]!++;
+    for (let k = 0; k < keys; k++) start[k + 1]! += start[k]!;
+    const members = new Int32Array(start[keys]!);
+    const filled = start.slice(0, keys);
+    rightIds.forEach((k, j) => {
+      if (k >= 0) members[filled[k]!++] = j;
     });
+    // A key shared by thousands of records (a blank-ish value) says nothing: skip its block.
+    const skipped = (k: number) => k >= 0 && start[k + 1]! - start[k]! > maxBlock;
     let added = 0;
     for (let i = 0; i < left.length; i++) {
-      const k = leftKeys[i];
-      if (k === undefined) continue;
-      const block = index.get(k);
-      // A key shared by thousands of records (a blank-ish value) says nothing: skip it.
-      if (!block || block.length > maxBlock) continue;
-      for (const j of block) {
+      const k = leftIds[i]!;
+      if (k < 0 || skipped(k)) continue;
+      for (let m = start[k]!, end = start[k + 1]!; m < end; m++) {
+        const j = members[m]!;
         if (opts.dedupe && j <= i) continue;
         let found = false;
         for (const e of earlier) {
-          const ek = e.leftKeys[i];
-          if (ek !== undefined && ek === e.rightKeys[j] && e.blockSize.get(ek)! <= maxBlock) {
+          const ek = e.leftIds[i]!;
+          if (ek >= 0 && ek === e.rightIds[j]) {
             found = true;
             break;
           }
@@ -495,7 +514,9 @@ export function candidatePairs(
       }
     }
     byRule[rule.name] = added;
-    earlier.push({ leftKeys, rightKeys, blockSize: new Map([...index].map(([key, list]) => [key, list.length])) });
+    const forget = (ids: Int32Array) => ids.map((k) => (skipped(k) ? -1 : k));
+    const rightKept = forget(rightIds);
+    earlier.push({ leftIds: left === right ? rightKept : forget(leftIds), rightIds: rightKept });
   }
   return { pairs: { length, left: li.subarray(0, length), right: ri.subarray(0, length) }, byRule };
 }

@@ -272,7 +272,9 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
   const previousRows = await sql<{ source: string; record_id: string; person_id: number }>`
     SELECT source, record_id, person_id::int AS person_id FROM core.person_record`.execute(k);
   const previous = new Map(previousRows.rows.map((r) => [recordKey(r.source, r.record_id), r.person_id]));
+  phase('previous people');
   const { personIdOf, changes } = assignStableIds(clusters, previous);
+  phase('stable ids');
   const newClusters = personIdOf.flatMap((id, c) => (id === undefined ? [c] : []));
   if (newClusters.length > 0) {
     const ids = await nextIds(k, 'core.person', 'person_id', newClusters.length);
@@ -282,6 +284,7 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
     await copyRows(session, 'core.person (person_id, created_run)', newClusters.map((c) => [personIdOf[c]!, ctx.runId]));
   }
 
+  phase('new people');
   // Every current record's person, written only where it changed.
   const assignments: { source: string; recordId: string; personId: number }[] = [];
   clusters.forEach((keys, c) => {
@@ -304,6 +307,7 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
       ON CONFLICT (source, record_id) DO UPDATE SET person_id = EXCLUDED.person_id, run_id = EXCLUDED.run_id`.execute(k);
     await sql`DROP TABLE person_record_changed`.execute(k);
   }
+  phase('person records');
   await batches(changes, 10_000, async (batch) => {
     const newIds = batch.map((c) => (typeof c.newPersonId === 'number' ? c.newPersonId : personIdOf[c.newPersonId.cluster]!));
     await sql`
@@ -313,7 +317,7 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
                   ${batch.map((c) => c.records)}::int[], ${batch.map((c) => c.reason)}::text[]) AS t(kind, old_id, new_id, n, reason)`.execute(k);
   });
 
-  phase('people');
+  phase('person changes');
   // The evidence: the model, and every pair scored at or above STORE_PAIRS_FROM.
   await sql`
     INSERT INTO core.link_model (run_id, model, records, profiles, candidate_pairs, pairs_by_rule, match_threshold, review_low, review_high)

@@ -1,0 +1,91 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { copyRows } from '../../src/db/copy-rows.ts';
+import { sqlStateOf, SqlState } from '../../src/db/index.ts';
+import { availableBackends, testDatabase, type TestDatabase } from '../support/db.ts';
+import { testRun } from '../support/run.ts';
+
+/**
+ * Migration 0008: on the tables a run fills in bulk, references to runs, people and families are
+ * checked per statement (core.check_reference) instead of by per-row foreign keys, and still
+ * refuse what a foreign key refuses: a row pointing nowhere, by INSERT, COPY or UPDATE; and
+ * people and families, which those rows point at, are never deleted.
+ */
+
+const BULK_REFERENCES = [
+  ['core.person', 'created_run'],
+  ['core.person_record', 'person_id'],
+  ['core.person_record', 'run_id'],
+  ['core.link_pair', 'run_id'],
+  ['core.person_detail', 'person_id'],
+  ['core.family', 'created_run'],
+  ['core.family_member', 'family_id'],
+  ['core.family_member', 'person_id'],
+  ['core.family_member', 'joined_run'],
+  ['core.family_member', 'left_run'],
+  ['core.rule_evidence', 'family_id'],
+  ['core.family_verdict', 'family_id'],
+  ['core.tier_history', 'person_id'],
+] as const;
+
+for (const backend of availableBackends()) {
+  describe(`references on bulk tables, on ${backend}`, () => {
+    let t: TestDatabase;
+    let runId: number;
+    let personId: number;
+    beforeAll(async () => {
+      t = await testDatabase(backend);
+      runId = (await testRun(t.db, 'test')).runId;
+      personId = (await sql<{ id: number }>`INSERT INTO core.person (created_run) VALUES (${runId}) RETURNING person_id::int AS id`.execute(t.db.kysely)).rows[0]!.id;
+    });
+    afterAll(async () => t?.drop());
+
+    const failure = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e);
+
+    it('has a statement-level check, and no per-row foreign key, for each bulk reference', async () => {
+      const { rows } = await sql<{ tbl: string; trigger: string }>`
+        SELECT tgrelid::regclass::text AS tbl, tgname AS trigger FROM pg_trigger WHERE tgname LIKE 'references_%'`.execute(t.db.kysely);
+      const triggers = new Set(rows.map((r) => `${r.tbl}:${r.trigger}`));
+      for (const [table, column] of BULK_REFERENCES) {
+        expect(triggers.has(`${table}:references_${column}_on_insert`), `${table}.${column}`).toBe(true);
+        expect(triggers.has(`${table}:references_${column}_on_update`), `${table}.${column}`).toBe(true);
+      }
+      const keys = await sql<{ n: number }>`
+        SELECT count(*)::int AS n FROM pg_constraint
+        WHERE contype = 'f' AND conrelid = ANY(${BULK_REFERENCES.map(([table]) => table)}::regclass[])
+          AND confrelid IN ('audit.run'::regclass, 'core.person'::regclass, 'core.family'::regclass)`.execute(t.db.kysely);
+      expect(keys.rows[0]!.n).toBe(0);
+    });
+
+    it('accepts rows that point at existing runs and people, by INSERT and by COPY', async () => {
+      await sql`INSERT INTO core.person_record (source, record_id, person_id, run_id) VALUES ('attendance', 'OK1', ${personId}, ${runId})`.execute(t.db.kysely);
+      await t.db.transaction((s) => copyRows(s, 'core.person_record (source, record_id, person_id, run_id)', [['attendance', 'OK2', personId, runId]]));
+      const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM core.person_record WHERE record_id IN ('OK1', 'OK2')`.execute(t.db.kysely);
+      expect(rows[0]!.n).toBe(2);
+    });
+
+    it('refuses, as a foreign key would (23503), a row that points at no person or no run, by INSERT, COPY or UPDATE, and keeps nothing', async () => {
+      const missing = personId + 1_000_000;
+      const byInsert = await failure(sql`INSERT INTO core.person_record (source, record_id, person_id, run_id) VALUES ('attendance', 'BAD1', ${missing}, ${runId})`.execute(t.db.kysely));
+      expect(sqlStateOf(byInsert)).toBe(SqlState.foreignKeyViolation);
+      expect(String((byInsert as Error).message)).toMatch(/person_id=\d+ is not present in table "core.person"/);
+      const byCopy = await failure(
+        t.db.transaction((s) => copyRows(s, 'core.person_record (source, record_id, person_id, run_id)', [['attendance', 'BAD2', personId, runId], ['attendance', 'BAD3', personId, runId + 1000]])),
+      );
+      expect(sqlStateOf(byCopy)).toBe(SqlState.foreignKeyViolation);
+      const byUpdate = await failure(sql`UPDATE core.person_record SET person_id = ${missing} WHERE record_id = 'OK1'`.execute(t.db.kysely));
+      expect(sqlStateOf(byUpdate)).toBe(SqlState.foreignKeyViolation);
+      const { rows } = await sql<{ record_id: string; person_id: number }>`
+        SELECT record_id, person_id::int AS person_id FROM core.person_record WHERE record_id LIKE 'BAD%' OR record_id = 'OK1'`.execute(t.db.kysely);
+      expect(rows).toEqual([{ record_id: 'OK1', person_id: personId }]);
+    });
+
+    it('never deletes a person or a family, which bulk rows point at', async () => {
+      for (const statement of [sql`DELETE FROM core.person WHERE person_id = ${personId}`, sql`DELETE FROM core.family`, sql`TRUNCATE core.person`]) {
+        const error = await failure(statement.execute(t.db.kysely));
+        expect(sqlStateOf(error)).toBe(SqlState.restrictViolation);
+        expect(String((error as Error).message)).toMatch(/rows are never deleted/);
+      }
+    });
+  });
+}
