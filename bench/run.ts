@@ -85,6 +85,8 @@ interface ScaleResult {
     peakRssMb: number;
     records: number;
     candidatePairs: number;
+    /** Pairs compared only to train m (a sample of same-birthday pairs). */
+    trainingPairs: number;
     scoringSeconds: number;
     pairsPerSecondPerCore: number;
     people: number;
@@ -179,7 +181,7 @@ async function benchScale(scale: number, admin: pg.Client): Promise<ScaleResult>
     ]);
     try {
       const r = JSON.parse(run.stdout) as {
-        match: { people: { records: number; candidatePairs: number; scoringSeconds: number; persons: number }; families: { families: number } };
+        match: { people: { records: number; candidatePairs: number; trainingPairs?: number; scoringSeconds: number; persons: number }; families: { families: number } };
         seconds: Record<string, number>;
         claim?: { lines: number };
         process?: { peakRssMb?: number };
@@ -190,8 +192,10 @@ async function benchScale(scale: number, admin: pg.Client): Promise<ScaleResult>
         peakRssMb: r.process?.peakRssMb ?? 0,
         records: m.people.records,
         candidatePairs: m.people.candidatePairs,
+        trainingPairs: m.people.trainingPairs ?? 0,
         scoringSeconds: m.people.scoringSeconds,
-        pairsPerSecondPerCore: Math.round(m.people.candidatePairs / m.people.scoringSeconds),
+        // Every pair compared counts: candidates and the training sample alike.
+        pairsPerSecondPerCore: Math.round((m.people.candidatePairs + (m.people.trainingPairs ?? 0)) / m.people.scoringSeconds),
         people: m.people.persons,
         families: m.families.families,
         exitCode: run.code,

@@ -87,6 +87,7 @@ Examples:
     .option('--plan <file>', 'outcomes plan: a YAML or JSON file, or a built-in id (phase2-london-core, phase1-2012, supporting-families-2022)', 'phase2-london-core')
     .option('--max-reject-fraction <f>', 'largest share of a file\'s rows that may be rejected before the file fails (default: the mapping\'s max_reject_fraction, else 0.05)', fraction)
     .option('--stop-after <stage>', 'stop after this stage: ingest (load and check the extracts only), match (people and families) or evaluate', stopAfterStage)
+    .option('--full-match', 'relink every record and retrain the linkage model (default: after the first run, only records new or changed since the last match run)')
     .addHelpText(
       'after',
       `
@@ -102,7 +103,7 @@ A failed stage leaves the database as that stage found it; running the same mont
 loads a file twice or claims a family twice. Then: tfclaims audit sample, audit verify and
 claim finalise (docs/claims.md).`,
     )
-    .action(async (o: { extracts: string; asOf: string; window: string; out: string; plan?: string; maxRejectFraction?: number; stopAfter?: 'ingest' | 'match' | 'evaluate' }) => {
+    .action(async (o: { extracts: string; asOf: string; window: string; out: string; plan?: string; maxRejectFraction?: number; stopAfter?: 'ingest' | 'match' | 'evaluate'; fullMatch?: boolean }) => {
       const { runPipeline } = await import('../run/pipeline.ts');
       report(await runPipeline({ ...flags(), ...o }), flags());
     });
@@ -132,6 +133,7 @@ or too many rows are rejected; the database is then left as it was.`,
     .description('link the person records of the current extracts into people, and people into families')
     .option('--threshold <p>', 'match probability at or above which a scored pair is a link', fraction, 0.5)
     .option('--out <dir>', 'write families.csv (family_id,case_ref,person_id,source,record_id) into this folder')
+    .option('--full', 'relink every record and retrain the model, instead of only the records new or changed since the last match run')
     .addHelpText(
       'after',
       `
@@ -141,6 +143,11 @@ different person ids of one source, or dates of birth that cannot be one date mi
 their person_id from run to run; merges and splits are recorded in core.person_change. Pairs with
 probability 0.2-0.8 go to the clerical review queue (tfclaims review list).
 
+Incremental: after the first run, only profiles (groups of identical records) that are new or
+whose fields changed are scored, against everyone, with the model the last full run trained;
+unchanged records stay with their people and their scored pairs are carried forward. A month in
+which half the records are new or changed is relinked in full; --full forces it.
+
 Families: everyone on one programme register case_ref is that family, whatever address other
 systems hold; others are grouped by social care case group and by sharing a home (same UPRN, else
 the same address and postcode however written) over overlapping periods. Family ids are stable
@@ -149,9 +156,9 @@ core.family_member, merges and splits in core.family_change.
 
 People and families are one transaction: a failure changes nothing.`,
     )
-    .action(async (o: { threshold: number; out?: string }) => {
+    .action(async (o: { threshold: number; out?: string; full?: boolean }) => {
       const { runMatch } = await import('../link/command.ts');
-      report(await runMatch({ ...flags(), threshold: o.threshold, ...(o.out === undefined ? {} : { out: o.out }) }), flags());
+      report(await runMatch({ ...flags(), threshold: o.threshold, ...(o.out === undefined ? {} : { out: o.out }), ...(o.full ? { full: true } : {}) }), flags());
     });
 
   // Clerical review and explain-match (issue 3): src/link/review.ts and src/link/explain.ts.

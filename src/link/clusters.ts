@@ -19,7 +19,8 @@ export interface ClusterMember {
 export interface CandidateLink {
   a: number;
   b: number;
-  kind: 'review' | 'deterministic' | 'probabilistic';
+  /** `previous`: two profiles an earlier run put in one person, neither changed since (incremental runs). */
+  kind: 'review' | 'previous' | 'deterministic' | 'probabilistic';
   weight: number;
 }
 
@@ -50,8 +51,8 @@ interface Group {
 }
 
 /**
- * Cluster `members` by `links`, strongest first (review decisions, then deterministic links,
- * then probabilistic links by weight). `different` lists member pairs a reviewer said are
+ * Cluster `members` by `links`, strongest first (review decisions, then earlier runs' people,
+ * then deterministic links, then probabilistic links by weight). `different` lists member pairs a reviewer said are
  * different people. Returns each member's cluster (the smallest member index in it) and, per
  * link in input order, undefined when taken or why it was refused.
  */
@@ -82,7 +83,7 @@ export function clusterMembers(
     groupOf(find(a)).forbidden.push(b);
     groupOf(find(b)).forbidden.push(a);
   }
-  const rank = { review: 0, deterministic: 1, probabilistic: 2 } as const;
+  const rank = { review: 0, previous: 1, deterministic: 2, probabilistic: 3 } as const;
   const order = links.map((_, i) => i).sort((x, y) => rank[links[x]!.kind] - rank[links[y]!.kind] || links[y]!.weight - links[x]!.weight || x - y);
   const refused: (Refusal | undefined)[] = links.map(() => undefined);
   for (const index of order) {

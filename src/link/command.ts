@@ -62,6 +62,8 @@ export async function runLinkageEval(opts: { febrl?: string; synth?: string; thr
 
 export interface MatchCommandOptions extends CommonOptions {
   threshold?: number;
+  /** Relink every record and retrain the model (default: only new and changed records after the first run). */
+  full?: boolean;
   /** Folder to write families.csv into. */
   out?: string;
 }
@@ -76,11 +78,14 @@ export interface MatchAndGroupSummary {
  * Link the current extracts' person records into people, then group people into families, in
  * one transaction (a failure leaves both as they were).
  */
-export async function matchAndGroup(ctx: RunContext, opts: { threshold?: number } = {}): Promise<MatchAndGroupSummary> {
+export async function matchAndGroup(ctx: RunContext, opts: { threshold?: number; full?: boolean } = {}): Promise<MatchAndGroupSummary> {
   const { matchPeople } = await import('./stage.ts');
   const { buildFamilies } = await import('../families/index.ts');
   return ctx.db.transaction(async (session) => {
-    const people = await matchPeople(session, ctx, opts.threshold === undefined ? {} : { threshold: opts.threshold });
+    const people = await matchPeople(session, ctx, {
+      ...(opts.threshold === undefined ? {} : { threshold: opts.threshold }),
+      ...(opts.full ? { full: true } : {}),
+    });
     const families = await buildFamilies(session, ctx);
     return { people, families };
   });
@@ -93,6 +98,10 @@ export function describeMatch(s: MatchAndGroupSummary): string[] {
   const refused = Object.entries(p.refusedLinks).map(([why, n]) => `${n} (${why})`).join(', ') || 'none';
   return [
     `match: ${p.records} person records (${p.profiles} distinct profiles) linked into ${p.persons} people (${p.newPersons} new)`,
+    p.mode === 'incremental'
+      ? `  incremental: ${p.freshProfiles} profiles new or changed since the last match run, scored with the model of run #${p.modelRun}; ` +
+        `the others kept their people and ${p.carriedPairs} scored pairs (--full relinks everything)`
+      : `  full: every profile scored${p.modelTrained ? ' and the model trained in this run' : ''}`,
     `  ${p.candidatePairs} candidate pairs scored${p.modelTrained ? '' : ' (too few to train the model: deterministic links only)'}; ` +
       `${p.deterministicLinks} deterministic and ${p.probabilisticLinks} probabilistic links; refused: ${refused}`,
     `  ${p.reviewQueue} pairs await clerical review; ${p.reviewDecisionsApplied} earlier decisions applied; ${p.merges} merges and ${p.splits} splits of earlier people`,
@@ -103,7 +112,7 @@ export function describeMatch(s: MatchAndGroupSummary): string[] {
 
 /** `tfclaims match`: people and families, as one run (one transaction); families.csv with --out. */
 export async function runMatch(opts: MatchCommandOptions): Promise<CommandReport> {
-  const outcome = await withRun('match', { threshold: opts.threshold ?? null, out: opts.out ?? null }, opts, async (ctx) => {
+  const outcome = await withRun('match', { threshold: opts.threshold ?? null, out: opts.out ?? null, full: opts.full ?? false }, opts, async (ctx) => {
     const summary = await matchAndGroup(ctx, opts);
     let familiesCsv: { file: string; rows: number } | undefined;
     if (opts.out !== undefined) {

@@ -445,8 +445,14 @@ export function candidatePairs(
   rules: readonly BlockingRule[],
   left: readonly LinkRecord[],
   right: readonly LinkRecord[],
-  opts: { dedupe?: boolean; maxBlockSize?: number } = {},
+  opts: {
+    dedupe?: boolean;
+    maxBlockSize?: number;
+    /** Only pairs with at least one record flagged here (left index in link mode: i, or either side when deduping). */
+    involving?: Uint8Array;
+  } = {},
 ): { pairs: PairList; byRule: Record<string, number> } {
+  const involving = opts.involving;
   const byRule: Record<string, number> = {};
   const maxBlock = opts.maxBlockSize ?? 5_000;
   let capacity = 1 << 16;
@@ -489,6 +495,7 @@ export function candidatePairs(
       for (let m = start[k]!, end = start[k + 1]!; m < end; m++) {
         const j = members[m]!;
         if (opts.dedupe && j <= i) continue;
+        if (involving && !involving[i] && !(opts.dedupe && involving[j])) continue;
         let found = false;
         for (const e of earlier) {
           const ek = e.leftIds[i]!;

@@ -1,10 +1,12 @@
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { DbSession } from '../db/index.ts';
 import type { RunContext } from '../run/context.ts';
 import { batches } from '../util/batches.ts';
 import { copyRows, nextIds, type CopyCell } from '../db/copy-rows.ts';
 import { clusterMembers, type CandidateLink, type ClusterMember } from './clusters.ts';
-import { gammaAt, probabilityOf, scoreCandidates, scorePair, type LinkRecord } from './model.ts';
+import { candidatePairs, gammaAt, gammaTable, probabilityOf, scoreCandidates, scorePair, scoreWeights, type LinkModel, type LinkRecord } from './model.ts';
+import { parseStoredModel } from './breakdown.ts';
+import { JobError } from '../errors.ts';
 import { currentPersonRecordsSql, normaliseName, toLinkRecord, type PersonColumns } from './records.ts';
 import { assignStableIds } from './stable-ids.ts';
 import { COUNCIL_BLOCKING, COUNCIL_COMPARISONS, COUNCIL_SESSIONS, COUNCIL_TRAINING } from './council.ts';
@@ -29,12 +31,29 @@ export interface MatchOptions {
   /** Pairs with probability in [reviewLow, reviewHigh) go to the review queue (default 0.2-0.8). */
   reviewLow?: number;
   reviewHigh?: number;
+  /**
+   * Link every record and train the model afresh, even when an earlier match run could be
+   * built on (default false: a run after the first links only new and changed records).
+   */
+  full?: boolean;
 }
 
 /** What the stage did (counts only: safe to print and log). */
 export interface MatchSummary {
+  /**
+   * `full`: every record linked, model trained in this run. `incremental`: only the profiles new
+   * or changed since the previous match run were scored (against everyone), with its model; the
+   * others kept their people.
+   */
+  mode: 'full' | 'incremental';
   records: number;
   profiles: number;
+  /** Profiles new or changed since the previous match run (all of them in a first run). */
+  freshProfiles: number;
+  /** The match run whose model scored the pairs (this run when the mode is full). */
+  modelRun: number;
+  /** Scored pairs of unchanged records carried forward from the previous match run. */
+  carriedPairs: number;
   candidatePairs: number;
   candidatesByRule: Record<string, number>;
   /** Pairs compared only to train the model (everyone born on one day, sampled), not scored as links. */
@@ -82,6 +101,22 @@ export interface Profiles {
   profiles: Profile[];
   recordsOf: string[][];
   recordCount: number;
+  /** Per profile, a 53-bit hash of its linkage fields (stored as person_record.linkage_key). */
+  linkageKeys: number[];
+}
+
+/** A 53-bit hash of a string (cyrb53): exact as a JavaScript number and as a PostgreSQL bigint. */
+export function linkageKeyOf(text: string): number {
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
 }
 
 /**
@@ -92,6 +127,7 @@ export interface Profiles {
 class ProfileBuilder implements Profiles {
   readonly profiles: Profile[] = [];
   readonly recordsOf: string[][] = [];
+  readonly linkageKeys: number[] = [];
   recordCount = 0;
   private readonly index = new Map<string, number>();
   private readonly names = new Map<string, string>();
@@ -119,6 +155,7 @@ class ProfileBuilder implements Profiles {
       this.index.set(key, at);
       this.profiles.push({ ...link, source: r.source, personRef });
       this.recordsOf.push([]);
+      this.linkageKeys.push(linkageKeyOf(key));
     }
     const keys = this.recordsOf[at]!;
     for (const id of recordIds) keys.push(recordKey(r.source, id));
@@ -162,7 +199,12 @@ function inFixedOrder(p: Profiles): Profiles {
   const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
   for (const keys of p.recordsOf) if (keys.length > 1) keys.sort(byCodeUnits);
   const order = p.profiles.map((_, i) => i).sort((a, b) => byCodeUnits(p.recordsOf[a]![0]!, p.recordsOf[b]![0]!));
-  return { profiles: order.map((i) => p.profiles[i]!), recordsOf: order.map((i) => p.recordsOf[i]!), recordCount: p.recordCount };
+  return {
+    profiles: order.map((i) => p.profiles[i]!),
+    recordsOf: order.map((i) => p.recordsOf[i]!),
+    linkageKeys: order.map((i) => p.linkageKeys[i]!),
+    recordCount: p.recordCount,
+  };
 }
 
 /** Scored pairs of profiles: the council model (undefined when too few pairs to train), the pairs, their levels and total weights. */
@@ -177,6 +219,79 @@ function scoreProfiles(profiles: readonly Profile[]) {
   });
 }
 
+/**
+ * Scored pairs for an incremental run: candidate pairs with at least one fresh profile, scored
+ * with the model of an earlier run (no training: the same model scores month after month, so an
+ * unchanged pair keeps its weight).
+ */
+function scoreFreshProfiles(profiles: readonly Profile[], fresh: Uint8Array, model: LinkModel) {
+  const { pairs, byRule } = candidatePairs(COUNCIL_BLOCKING, profiles, profiles, { dedupe: true, maxBlockSize: 20_000, involving: fresh });
+  const table = gammaTable(COUNCIL_COMPARISONS, profiles, profiles, pairs);
+  return { model, pairs, byRule, trainingPairs: 0, table, weights: scoreWeights(model, table, profiles, profiles, pairs) };
+}
+
+/** The latest match run: its id, the run whose model it used, and that model (undefined when none or not of this version). */
+async function lastMatchRun(k: Kysely<any>): Promise<{ runId: number; modelRun: number; model: LinkModel | undefined } | undefined> {
+  const { rows } = await sql<{ run_id: number; model_run: number; model: unknown }>`
+    SELECT run_id::int AS run_id, COALESCE(model_run, run_id)::int AS model_run, model FROM core.link_model ORDER BY run_id DESC LIMIT 1`.execute(k);
+  const row = rows[0];
+  if (!row) return undefined;
+  let model: LinkModel | undefined;
+  try {
+    model = parseStoredModel(row.model, COUNCIL_COMPARISONS);
+  } catch (error) {
+    // A model from another version of the comparisons cannot score this version's levels: relink in full.
+    if (!(error instanceof JobError)) throw error;
+  }
+  return { runId: row.run_id, modelRun: row.model_run, model };
+}
+
+/**
+ * Copy the stored pairs of `fromRun` whose records are both among `settled` (records unchanged
+ * since then, so the same model gives the same weights) into `runId`, with the outcome this run
+ * gives them: decided by a reviewer, not linked; at or above the threshold, linked when both
+ * records are one person now and refused otherwise; in the review band, review. Call after
+ * this run's person records are written. Returns how many, and how many await review.
+ */
+async function carryForwardPairs(
+  session: DbSession,
+  opts: { runId: number; fromRun: number; threshold: number; reviewLow: number; reviewHigh: number },
+  settled: () => Iterable<CopyCell[]>,
+): Promise<{ pairs: number; inReviewBand: number }> {
+  const k = session.kysely;
+  await sql`CREATE TEMP TABLE settled_record (source text, record_id text, PRIMARY KEY (source, record_id)) ON COMMIT DROP`.execute(k);
+  await copyRows(session, 'settled_record (source, record_id)', settled());
+  await sql`ANALYZE settled_record`.execute(k);
+  const { rows } = await sql<{ pairs: number; in_band: number }>`
+    WITH previous AS (
+      SELECT lp.*, pa.person_id = pb.person_id AS same_person,
+             EXISTS (SELECT 1 FROM core.review_decision d
+                     WHERE (d.source_a = lp.source_a AND d.record_a = lp.record_a AND d.source_b = lp.source_b AND d.record_b = lp.record_b)
+                        OR (d.source_a = lp.source_b AND d.record_a = lp.record_b AND d.source_b = lp.source_a AND d.record_b = lp.record_a)) AS decided
+      FROM core.link_pair lp
+      JOIN settled_record a ON a.source = lp.source_a AND a.record_id = lp.record_a
+      JOIN settled_record b ON b.source = lp.source_b AND b.record_id = lp.record_b
+      JOIN core.person_record pa ON pa.source = lp.source_a AND pa.record_id = lp.record_a
+      JOIN core.person_record pb ON pb.source = lp.source_b AND pb.record_id = lp.record_b
+      WHERE lp.run_id = ${opts.fromRun}
+    ), carried AS (
+      INSERT INTO core.link_pair (run_id, source_a, record_a, source_b, record_b, weight, probability, levels, contributions, outcome, reason)
+      SELECT ${opts.runId}, source_a, record_a, source_b, record_b, weight, probability, levels, contributions,
+             CASE WHEN decided THEN 'not linked'
+                  WHEN probability >= ${opts.threshold} THEN CASE WHEN same_person THEN 'linked' ELSE 'refused' END
+                  WHEN probability >= ${opts.reviewLow} AND probability < ${opts.reviewHigh} THEN 'review'
+                  ELSE 'not linked' END,
+             CASE WHEN NOT decided AND probability >= ${opts.threshold} AND NOT same_person
+                  THEN COALESCE(reason, 'a reviewer decided different people') END
+      FROM previous
+      RETURNING probability, outcome)
+    SELECT count(*)::int AS pairs,
+           count(*) FILTER (WHERE probability >= ${opts.reviewLow} AND probability < ${opts.reviewHigh} AND outcome <> 'not linked')::int AS in_band
+    FROM carried`.execute(k);
+  await sql`DROP TABLE settled_record`.execute(k);
+  return { pairs: rows[0]!.pairs, inReviewBand: rows[0]!.in_band };
+}
+
 /** Run the match stage inside the caller's transaction. */
 export async function matchPeople(session: DbSession, ctx: RunContext, opts: MatchOptions = {}): Promise<MatchSummary> {
   const threshold = opts.threshold ?? 0.5;
@@ -189,11 +304,41 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
   await sql`ANALYZE audit.input_file, audit.file_supersession, raw.attendance, raw.offending, raw.employment, raw.social_care, raw.attachments, core.person_record`.execute(k);
 
   // The loaded rows are dropped as soon as they are grouped: only profiles are kept.
-  const { profiles, recordsOf, recordCount } = await loadProfiles(session);
+  const { profiles, recordsOf, recordCount, linkageKeys } = await loadProfiles(session);
   log.info({ records: recordCount, profiles: profiles.length }, 'records loaded');
-  ctx.progress.say(`match: scoring candidate pairs of ${profiles.length} profiles`);
+
+  // What earlier runs linked: each record's person, and the hash of its fields then.
+  const previousRows = await sql<{ source: string; record_id: string; person_id: number; linkage_key: string | null }>`
+    SELECT source, record_id, person_id::int AS person_id, linkage_key::text AS linkage_key FROM core.person_record`.execute(k);
+  const previous = new Map<string, number>();
+  const previousKey = new Map<string, string | null>();
+  for (const r of previousRows.rows) {
+    const key = recordKey(r.source, r.record_id);
+    previous.set(key, r.person_id);
+    previousKey.set(key, r.linkage_key);
+  }
+  previousRows.rows.length = 0;
+  // A profile is fresh when any of its records is new or was linked with other fields.
+  const fresh = new Uint8Array(profiles.length);
+  let freshProfiles = 0;
+  recordsOf.forEach((keys, p) => {
+    const linkageKey = String(linkageKeys[p]);
+    if (keys.some((key) => !previous.has(key) || previousKey.get(key) !== linkageKey)) {
+      fresh[p] = 1;
+      freshProfiles++;
+    }
+  });
+  const last = await lastMatchRun(k);
+  // Incremental when there is a model to build on and most people are already known; a month in
+  // which half the records are new or changed is relinked in full (and the model retrained).
+  const incremental = !opts.full && last?.model !== undefined && freshProfiles * 2 <= profiles.length;
+  ctx.progress.say(
+    incremental
+      ? `match: scoring ${freshProfiles} new or changed profiles of ${profiles.length} (incremental; model of run #${last!.modelRun})`
+      : `match: scoring candidate pairs of ${profiles.length} profiles`,
+  );
   const scoringStarted = performance.now();
-  const { model, pairs, byRule, trainingPairs, table, weights } = scoreProfiles(profiles);
+  const { model, pairs, byRule, trainingPairs, table, weights } = incremental ? scoreFreshProfiles(profiles, fresh, last!.model!) : scoreProfiles(profiles);
   const scoringSeconds = (performance.now() - scoringStarted) / 1000;
 
   const decisions = await sql<{ source_a: string; record_a: string; source_b: string; record_b: string; decision: 'same' | 'different' }>`
@@ -234,6 +379,17 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
       deterministicLinks++;
     }
   });
+  // Incremental: profiles unchanged since the last run stay with the people they were in.
+  if (incremental) {
+    const firstOfPerson = new Map<number, number>();
+    fresh.forEach((isFresh, p) => {
+      if (isFresh) return;
+      const person = previous.get(recordsOf[p]![0]!)!;
+      const first = firstOfPerson.get(person);
+      if (first === undefined) firstOfPerson.set(person, p);
+      else links.push({ a: first, b: p, kind: 'previous', weight: Number.POSITIVE_INFINITY });
+    });
+  }
   let probabilisticLinks = 0;
   for (let n = 0; n < weights.length; n++) {
     const a = pairs.left[n]!;
@@ -269,10 +425,6 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
     clusters[c]!.push(...recordsOf[p]!);
   });
   phase('clusters');
-  const previousRows = await sql<{ source: string; record_id: string; person_id: number }>`
-    SELECT source, record_id, person_id::int AS person_id FROM core.person_record`.execute(k);
-  const previous = new Map(previousRows.rows.map((r) => [recordKey(r.source, r.record_id), r.person_id]));
-  phase('previous people');
   const { personIdOf, changes } = assignStableIds(clusters, previous);
   phase('stable ids');
   const newClusters = personIdOf.flatMap((id, c) => (id === undefined ? [c] : []));
@@ -285,26 +437,29 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
   }
 
   phase('new people');
-  // Every current record's person, written only where it changed.
-  const assignments: { source: string; recordId: string; personId: number }[] = [];
-  clusters.forEach((keys, c) => {
-    for (const key of keys) {
+  // Every current record's person and linkage key, written only where either changed.
+  const changed: CopyCell[][] = [];
+  clusterOf.forEach((root, p) => {
+    const personId = personIdOf[clusterIndex.get(root)!]!;
+    const linkageKey = String(linkageKeys[p]);
+    for (const key of recordsOf[p]!) {
+      if (previous.get(key) === personId && previousKey.get(key) === linkageKey) continue;
       const cut = key.indexOf('|');
-      assignments.push({ source: key.slice(0, cut), recordId: key.slice(cut + 1), personId: personIdOf[c]! });
+      changed.push([key.slice(0, cut), key.slice(cut + 1), personId, linkageKey, ctx.runId]);
     }
   });
-  const changed = assignments.filter((a) => previous.get(recordKey(a.source, a.recordId)) !== a.personId);
+  const personRecordColumns = '(source, record_id, person_id, linkage_key, run_id)';
   if (previous.size === 0 && changed.length > 0) {
     // The first run: nothing to update, so straight in by COPY.
-    await copyRows(session, 'core.person_record (source, record_id, person_id, run_id)', changed.map((a) => [a.source, a.recordId, a.personId, ctx.runId]));
+    await copyRows(session, `core.person_record ${personRecordColumns}`, changed);
   } else if (changed.length > 0) {
     // Loaded by COPY into a scratch table, then upserted in one statement.
-    await sql`CREATE TEMP TABLE person_record_changed (source text, record_id text, person_id bigint) ON COMMIT DROP`.execute(k);
-    await copyRows(session, 'person_record_changed (source, record_id, person_id)', changed.map((a) => [a.source, a.recordId, a.personId]));
+    await sql`CREATE TEMP TABLE person_record_changed (source text, record_id text, person_id bigint, linkage_key bigint, run_id bigint) ON COMMIT DROP`.execute(k);
+    await copyRows(session, `person_record_changed ${personRecordColumns}`, changed);
     await sql`
-      INSERT INTO core.person_record (source, record_id, person_id, run_id)
-      SELECT source, record_id, person_id, ${ctx.runId} FROM person_record_changed
-      ON CONFLICT (source, record_id) DO UPDATE SET person_id = EXCLUDED.person_id, run_id = EXCLUDED.run_id`.execute(k);
+      INSERT INTO core.person_record ${sql.raw(personRecordColumns)}
+      SELECT source, record_id, person_id, linkage_key, run_id FROM person_record_changed
+      ON CONFLICT (source, record_id) DO UPDATE SET person_id = EXCLUDED.person_id, linkage_key = EXCLUDED.linkage_key, run_id = EXCLUDED.run_id`.execute(k);
     await sql`DROP TABLE person_record_changed`.execute(k);
   }
   phase('person records');
@@ -318,11 +473,7 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
   });
 
   phase('person changes');
-  // The evidence: the model, and every pair scored at or above STORE_PAIRS_FROM.
-  await sql`
-    INSERT INTO core.link_model (run_id, model, records, profiles, candidate_pairs, pairs_by_rule, match_threshold, review_low, review_high)
-    VALUES (${ctx.runId}, ${JSON.stringify(model ?? null)}, ${recordCount}, ${profiles.length}, ${pairs.length}, ${JSON.stringify(byRule)},
-            ${threshold}, ${reviewLow}, ${reviewHigh})`.execute(k);
+  // The evidence: every pair scored at or above STORE_PAIRS_FROM, and the model.
   const first = (p: number) => {
     const key = recordsOf[p]![0]!;
     const cut = key.indexOf('|');
@@ -357,10 +508,36 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
     storedPairs(),
   );
 
+  // Incremental: the stored pairs of unchanged records, as the previous match run scored them
+  // (same model, same fields), so this run's evidence and review queue stay whole.
+  let carriedPairs = 0;
+  if (incremental) {
+    const carried = await carryForwardPairs(session, { runId: ctx.runId, fromRun: last!.runId, threshold, reviewLow, reviewHigh }, function* () {
+      for (let p = 0; p < profiles.length; p++) {
+        if (fresh[p]) continue;
+        for (const key of recordsOf[p]!) {
+          const cut = key.indexOf('|');
+          yield [key.slice(0, cut), key.slice(cut + 1)];
+        }
+      }
+    });
+    carriedPairs = carried.pairs;
+    reviewQueue += carried.inReviewBand;
+  }
+  await sql`
+    INSERT INTO core.link_model (run_id, model, records, profiles, candidate_pairs, pairs_by_rule, match_threshold, review_low, review_high,
+                                 mode, model_run, fresh_profiles, carried_pairs)
+    VALUES (${ctx.runId}, ${JSON.stringify(model ?? null)}, ${recordCount}, ${profiles.length}, ${pairs.length}, ${JSON.stringify(byRule)},
+            ${threshold}, ${reviewLow}, ${reviewHigh}, ${incremental ? 'incremental' : 'full'}, ${incremental ? last!.modelRun : ctx.runId},
+            ${freshProfiles}, ${carriedPairs})`.execute(k);
   phase('evidence');
   const summary: MatchSummary = {
+    mode: incremental ? 'incremental' : 'full',
     records: recordCount,
     profiles: profiles.length,
+    freshProfiles,
+    modelRun: incremental ? last!.modelRun : ctx.runId,
+    carriedPairs,
     candidatePairs: pairs.length,
     candidatesByRule: byRule,
     trainingPairs,

@@ -22,6 +22,8 @@ export interface RunPipelineOptions extends CommonOptions {
   today?: string;
   /** Stop after this stage (later stages are reported as skipped). */
   stopAfter?: RunStage;
+  /** Relink every record and retrain the linkage model (default: only new and changed records after the first run). */
+  fullMatch?: boolean;
 }
 
 
@@ -77,7 +79,7 @@ export async function runPipeline(opts: RunPipelineOptions): Promise<CommandRepo
   await mkdir(opts.out, { recursive: true });
   const outcome = await withRun<RunSummary>(
     'run',
-    { extracts: opts.extracts, asOf, window, out: opts.out, plan: plan.source, planSha256: plan.sha256, stopAfter: opts.stopAfter ?? null },
+    { extracts: opts.extracts, asOf, window, out: opts.out, plan: plan.source, planSha256: plan.sha256, stopAfter: opts.stopAfter ?? null, fullMatch: opts.fullMatch ?? false },
     opts,
     async (ctx) => {
       ctx.progress.say(`run #${ctx.runId}: ${files.length} extract${files.length === 1 ? '' : 's'} in ${opts.extracts}, as of ${asOf}, window ${window}`);
@@ -101,7 +103,7 @@ export async function runPipeline(opts: RunPipelineOptions): Promise<CommandRepo
         return { summary: { ingest, seconds, stages: [{ stage: 'match', status: 'skipped (--stop-after ingest)' }] }, exitCode: ExitCode.ok };
       }
       const matchStarted = performance.now();
-      const match = await matchAndGroup(ctx);
+      const match = await matchAndGroup(ctx, opts.fullMatch ? { full: true } : {});
       const familiesCsv = await writeFamiliesCsv(ctx.db, opts.out);
       await recordOutput(ctx, familiesCsv.file, { kind: 'families' });
       seconds.match = (performance.now() - matchStarted) / 1000;

@@ -146,6 +146,14 @@ describe(`two consecutive monthly runs on ${mainBackend()}`, () => {
 
     const second = await ingestAndMatch(t, november);
     const after = await placements(t);
+    // November is linked incrementally: only the corrected, moved and added records' profiles are
+    // scored, with October's model; everyone else keeps their person without being compared again.
+    expect(first.people.mode).toBe('full');
+    expect(second.people).toMatchObject({ mode: 'incremental', modelRun: first.people.modelRun });
+    expect(second.people.freshProfiles).toBeGreaterThanOrEqual(3);
+    expect(second.people.freshProfiles).toBeLessThanOrEqual(4);
+    expect(second.people.candidatePairs).toBeLessThan(first.people.candidatePairs / 10);
+    expect(second.people.carriedPairs).toBeGreaterThan(0);
     expect(second.people.newPersons).toBe(0);
     expect(second.families.newFamilies).toBe(0);
     expect(second.people.merges + second.people.splits).toBe(0);

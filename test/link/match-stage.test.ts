@@ -1,7 +1,8 @@
-import { readFile } from 'node:fs/promises';
+import { cp, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { discoverExtracts, ingestExtracts } from '../../src/ingest/index.ts';
 import { loadCurrentPersonRecords, loadProfiles, matchPeople, profilesOf, type Profiles } from '../../src/link/stage.ts';
@@ -9,6 +10,7 @@ import { pairQuality } from '../../src/link/model.ts';
 import { availableBackends, testDatabase, type TestDatabase } from '../support/db.ts';
 import { testRun } from '../support/run.ts';
 import { TODAY } from '../ingest/helpers.ts';
+import { tempDir } from '../support/files.ts';
 
 const SAMPLES = path.resolve(import.meta.dirname, '../../samples/extracts');
 
@@ -100,7 +102,16 @@ for (const backend of availableBackends()) {
 
     it('gives the same people the same ids on a second run, and obeys a reviewer who splits a pair', async () => {
       const before = await people();
-      const { summary } = await match();
+      const firstRun = (await sql<{ run_id: number; stored: number }>`
+        SELECT m.run_id::int AS run_id, (SELECT count(*)::int FROM core.link_pair p WHERE p.run_id = m.run_id) AS stored
+        FROM core.link_model m ORDER BY m.run_id DESC LIMIT 1`.execute(t.db.kysely)).rows[0]!;
+      const { summary, runId: secondRun } = await match();
+      // Nothing changed: the second run is incremental, scores no pair and carries every stored pair forward.
+      expect(summary).toMatchObject({ mode: 'incremental', freshProfiles: 0, candidatePairs: 0, modelRun: firstRun.run_id, carriedPairs: firstRun.stored });
+      const carried = await sql<{ n: number }>`SELECT count(*)::int AS n FROM core.link_pair WHERE run_id = ${secondRun}`.execute(t.db.kysely);
+      expect(carried.rows[0]!.n).toBe(firstRun.stored);
+      const stored = await sql<{ mode: string; model_run: number }>`SELECT mode, model_run::int AS model_run FROM core.link_model WHERE run_id = ${secondRun}`.execute(t.db.kysely);
+      expect(stored.rows[0]).toEqual({ mode: 'incremental', model_run: firstRun.run_id });
       expect(summary.newPersons).toBe(0);
       expect(summary.merges + summary.splits).toBe(0);
       expect(await people()).toEqual(before);
@@ -114,6 +125,12 @@ for (const backend of availableBackends()) {
                 VALUES (${p.source_a}, ${p.record_a}, ${p.source_b}, ${p.record_b}, 'different', 'test reviewer', ${p.run_id})`.execute(t.db.kysely);
       const { summary: after, runId } = await match();
       expect(after.reviewDecisionsApplied).toBe(1);
+      expect(after.mode).toBe('incremental');
+      // The pair is carried into this run's evidence with the outcome this run gave it.
+      const decidedPair = await sql<{ outcome: string }>`
+        SELECT outcome FROM core.link_pair WHERE run_id = ${runId} AND source_a = ${p.source_a} AND record_a = ${p.record_a}
+          AND source_b = ${p.source_b} AND record_b = ${p.record_b}`.execute(t.db.kysely);
+      expect(decidedPair.rows).toEqual([{ outcome: 'not linked' }]);
       const now = await people();
       expect(now.get(`${p.source_a}|${p.record_a}`)).not.toBe(now.get(`${p.source_b}|${p.record_b}`));
       // One of the two kept its old id; the split is recorded.
@@ -122,6 +139,48 @@ for (const backend of availableBackends()) {
     });
   });
 }
+
+describe('incremental and full match runs', () => {
+  it('link a new record against the people already found, as a full relink of the same data does', async () => {
+    const t = await testDatabase();
+    const tmp = await tempDir();
+    try {
+      const later = path.join(tmp.dir, 'later');
+      await cp(SAMPLES, later, { recursive: true });
+      await ingestExtracts(await testRun(t.db, 'run'), { files: await discoverExtracts(SAMPLES), today: TODAY });
+      const first = await t.db.transaction(async (s) => matchPeople(s, await testRun(t.db, 'match')));
+      expect(first.mode).toBe('full');
+      // Next month DWP holds a new spell for someone already known, under a new record id and
+      // with their name in lower case: a new record, found by linkage alone.
+      const employment = parse(await readFile(path.join(SAMPLES, 'employment.csv')), { columns: true }) as Record<string, string>[];
+      const known = employment.find((r) => r.forename && r.surname && r.dob && r.person_ref)!;
+      const added = { ...known, record_id: 'DWP99999999', person_ref: '', forename: known.forename!.toLowerCase(), start_date: '2026-10-01', end_date: '' };
+      await writeFile(path.join(later, 'employment.csv'), stringify([...employment, added], { header: true, columns: Object.keys(known) }));
+      await ingestExtracts(await testRun(t.db, 'run'), { files: await discoverExtracts(later), today: TODAY });
+      const incremental = await t.db.transaction(async (s) => matchPeople(s, await testRun(t.db, 'match')));
+      expect(incremental).toMatchObject({ mode: 'incremental', freshProfiles: 1, newPersons: 0, merges: 0, splits: 0 });
+      expect(incremental.candidatePairs).toBeGreaterThan(0);
+      expect(incremental.candidatePairs).toBeLessThan(first.candidatePairs / 20);
+      const personOf = async (recordId: string) =>
+        (await sql<{ p: number }>`SELECT person_id::int AS p FROM core.person_record WHERE source = 'employment' AND record_id = ${recordId}`.execute(t.db.kysely)).rows[0]?.p;
+      expect(await personOf('DWP99999999')).toBe(await personOf(known.record_id!));
+      const partition = async () =>
+        new Set(
+          (await sql<{ records: string }>`
+            SELECT string_agg(source || ':' || record_id, ' ' ORDER BY source, record_id) AS records FROM core.person_record GROUP BY person_id`.execute(t.db.kysely)).rows.map((r) => r.records),
+        );
+      const afterIncremental = await partition();
+      // --full relinks every record and retrains: the same people.
+      const full = await t.db.transaction(async (s) => matchPeople(s, await testRun(t.db, 'match'), { full: true }));
+      expect(full).toMatchObject({ mode: 'full', freshProfiles: 0, carriedPairs: 0, newPersons: 0 });
+      expect(full.candidatePairs).toBeGreaterThanOrEqual(first.candidatePairs);
+      expect(await partition()).toEqual(afterIncremental);
+    } finally {
+      await tmp.remove();
+      await t.drop();
+    }
+  });
+});
 
 describe('match stage with too little to train on', () => {
   it('links nothing on an empty database, and only deterministically when the model cannot be trained', async () => {
