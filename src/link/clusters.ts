@@ -42,6 +42,17 @@ export function datesReconcilable(a: string, b: string): boolean {
   return false;
 }
 
+/**
+ * Whether the guards keep two members apart whatever else links them: two different person ids of
+ * one source, or dates of birth that cannot be one date mistyped. (Clustering also refuses links
+ * that would join such members through others; this is the check on the pair alone.)
+ */
+export function pairGuard(a: ClusterMember, b: ClusterMember): Refusal | undefined {
+  if (a.source === b.source && a.personRef !== '' && b.personRef !== '' && a.personRef !== b.personRef) return 'different person ids in one source';
+  if (!datesReconcilable(a.dob, b.dob)) return 'irreconcilable dates of birth';
+  return undefined;
+}
+
 interface Group {
   /** Person id per source ('' never stored). */
   refs: Map<string, string>;

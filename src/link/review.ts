@@ -37,7 +37,7 @@ export interface QueuedPair {
   probability: number;
   /** The stored total match weight of the run. */
   weight: number;
-  /** What the run did with the pair: `review` (not linked), `linked` (a link in the band), `refused` (a guard refused the link). */
+  /** What the run did with the pair: `review` (not linked) or `linked` (a link in the band). */
   outcome: string;
   reason: string | null;
   breakdown: PairBreakdown;
@@ -59,9 +59,10 @@ export interface ReviewQueue {
 /**
  * The review queue of the latest match run: its scored pairs with probability in the run's review
  * band and no decision yet (in either order), ordered by `sort`, at most `limit`. That is the
- * queue `tfclaims match` counts: pairs left unlinked for a reviewer, but also links made inside
- * the band (a reviewer confirms or splits them) and links a guard refused (a reviewer may close
- * them with `different`).
+ * queue `tfclaims match` counts: pairs left unlinked for a reviewer, and links made inside the
+ * band (a reviewer confirms or splits them). Pairs the guards keep apart (refused links, and
+ * unlinked pairs of two person ids of one source or irreconcilable dates of birth) are not
+ * asked about: no decision could join them.
  */
 export async function reviewQueue(k: Kysely<Schema>, opts: { limit?: number; sort?: ReviewSort; showRecords?: boolean } = {}): Promise<ReviewQueue> {
   const run = await latestMatchRun(k);
@@ -84,6 +85,7 @@ export async function reviewQueue(k: Kysely<Schema>, opts: { limit?: number; sor
     SELECT lp.source_a, lp.record_a, lp.source_b, lp.record_b, lp.weight, lp.probability, lp.levels, lp.contributions, lp.outcome, lp.reason
     FROM core.link_pair lp
     WHERE lp.run_id = ${run.runId} AND lp.probability >= ${run.thresholds.reviewLow} AND lp.probability < ${run.thresholds.reviewHigh}
+      AND lp.outcome IN ('review', 'linked')
       AND NOT EXISTS (
         SELECT 1 FROM core.review_decision d
         WHERE (d.source_a = lp.source_a AND d.record_a = lp.record_a AND d.source_b = lp.source_b AND d.record_b = lp.record_b)

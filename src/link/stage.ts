@@ -3,7 +3,7 @@ import type { DbSession } from '../db/index.ts';
 import type { RunContext } from '../run/context.ts';
 import { batches } from '../util/batches.ts';
 import { copyRows, nextIds, type CopyCell } from '../db/copy-rows.ts';
-import { clusterMembers, type CandidateLink, type ClusterMember } from './clusters.ts';
+import { clusterMembers, pairGuard, type CandidateLink, type ClusterMember } from './clusters.ts';
 import { candidatePairs, gammaAt, gammaTable, probabilityOf, scoreCandidates, scorePair, scoreWeights, type LinkModel, type LinkRecord } from './model.ts';
 import { parseStoredModel } from './breakdown.ts';
 import { JobError } from '../errors.ts';
@@ -142,8 +142,26 @@ class ProfileBuilder implements Profiles {
     return normal;
   }
 
+  /** The last row added and its profile: a pupil's rows term after term arrive one after another. */
+  private last: Omit<LoadedRecord, 'record_id'> | undefined;
+  private lastAt = -1;
+
+  private sameAsLast(r: Omit<LoadedRecord, 'record_id'>): boolean {
+    const l = this.last;
+    return (
+      l !== undefined && l.source === r.source && l.person_ref === r.person_ref && l.forename === r.forename && l.surname === r.surname &&
+      l.dob === r.dob && l.sex === r.sex && l.address === r.address && l.postcode === r.postcode && l.uprn === r.uprn
+    );
+  }
+
   /** Add records with these fields (`recordIds`: one or more records identical in every field). */
   add(r: Omit<LoadedRecord, 'record_id'>, recordIds: readonly string[]): void {
+    if (this.sameAsLast(r)) {
+      const keys = this.recordsOf[this.lastAt]!;
+      for (const id of recordIds) keys.push(recordKey(r.source, id));
+      this.recordCount += recordIds.length;
+      return;
+    }
     const link = toLinkRecord({ ...r, forename: null, surname: null });
     link.forename = this.name(r.forename);
     link.surname = this.name(r.surname);
@@ -160,6 +178,8 @@ class ProfileBuilder implements Profiles {
     const keys = this.recordsOf[at]!;
     for (const id of recordIds) keys.push(recordKey(r.source, id));
     this.recordCount += recordIds.length;
+    this.last = r;
+    this.lastAt = at;
   }
 }
 
@@ -279,14 +299,17 @@ async function carryForwardPairs(
       SELECT ${opts.runId}, source_a, record_a, source_b, record_b, weight, probability, levels, contributions,
              CASE WHEN decided THEN 'not linked'
                   WHEN probability >= ${opts.threshold} THEN CASE WHEN same_person THEN 'linked' ELSE 'refused' END
+                  -- Kept apart by a guard (the reason says which): the same records, the same verdict.
+                  WHEN outcome = 'not linked' AND reason IS NOT NULL THEN 'not linked'
                   WHEN probability >= ${opts.reviewLow} AND probability < ${opts.reviewHigh} THEN 'review'
                   ELSE 'not linked' END,
-             CASE WHEN NOT decided AND probability >= ${opts.threshold} AND NOT same_person
-                  THEN COALESCE(reason, 'a reviewer decided different people') END
+             CASE WHEN decided THEN NULL
+                  WHEN probability >= ${opts.threshold} THEN CASE WHEN same_person THEN NULL ELSE COALESCE(reason, 'a reviewer decided different people') END
+                  WHEN outcome = 'not linked' THEN reason END
       FROM previous
       RETURNING probability, outcome)
     SELECT count(*)::int AS pairs,
-           count(*) FILTER (WHERE probability >= ${opts.reviewLow} AND probability < ${opts.reviewHigh} AND outcome <> 'not linked')::int AS in_band
+           count(*) FILTER (WHERE probability >= ${opts.reviewLow} AND probability < ${opts.reviewHigh} AND outcome IN ('review', 'linked'))::int AS in_band
     FROM carried`.execute(k);
   await sql`DROP TABLE settled_record`.execute(k);
   return { pairs: rows[0]!.pairs, inReviewBand: rows[0]!.in_band };
@@ -492,13 +515,15 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
       const link = linkOfPair.get(n);
       const why = link === undefined ? undefined : refused[link];
       const inBand = score.probability >= reviewLow && score.probability < reviewHigh && !decided.has(`${a}|${b}`);
-      if (inBand) reviewQueue++;
-      const outcome = why ? 'refused' : link !== undefined ? 'linked' : inBand ? 'review' : 'not linked';
+      // A pair the guards keep apart is not worth a reviewer's time: no decision could join it.
+      const keptApart = link === undefined ? pairGuard(members[a]!, members[b]!) : undefined;
+      const outcome = why ? 'refused' : link !== undefined ? 'linked' : inBand && !keptApart ? 'review' : 'not linked';
+      if (inBand && (outcome === 'review' || outcome === 'linked')) reviewQueue++;
       const [sa, ra] = first(a);
       const [sb, rb] = first(b);
       yield [
         ctx.runId, sa, ra, sb, rb, score.weight, score.probability,
-        `{${Array.from(gamma).join(',')}}`, `{${score.contributions.map((c) => c.toFixed(4)).join(',')}}`, outcome, why ?? null,
+        `{${Array.from(gamma).join(',')}}`, `{${score.contributions.map((c) => c.toFixed(4)).join(',')}}`, outcome, why ?? keptApart ?? null,
       ];
     }
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clusterMembers, datesReconcilable, type ClusterMember } from '../../src/link/clusters.ts';
+import { clusterMembers, datesReconcilable, pairGuard, type ClusterMember } from '../../src/link/clusters.ts';
 import { assignStableIds } from '../../src/link/stable-ids.ts';
 
 const m = (source: string, personRef: string, dob: string): ClusterMember => ({ source, personRef, dob });
@@ -81,5 +81,15 @@ describe('assignStableIds', () => {
       ['c', 2],
     ]);
     expect(assignStableIds([['c'], ['b', 'a']], previous)).toEqual({ personIdOf: [2, 1], changes: [] });
+  });
+});
+
+describe('pairGuard', () => {
+  it('keeps apart two person ids of one source, and dates of birth that cannot be one date mistyped; nothing else', () => {
+    expect(pairGuard(m('attendance', 'U1', '20120102'), m('attendance', 'U2', '20120102'))).toBe('different person ids in one source');
+    expect(pairGuard(m('attendance', 'U1', '20120102'), m('offending', 'W9', '19990508'))).toBe('irreconcilable dates of birth');
+    expect(pairGuard(m('attendance', 'U1', '20120102'), m('attendance', '', '20120201'))).toBeUndefined(); // day and month transposed
+    expect(pairGuard(m('attendance', 'U1', '20120102'), m('offending', 'W9', '20120102'))).toBeUndefined();
+    expect(pairGuard(m('attendance', 'U1', ''), m('attendance', 'U1', '20120102'))).toBeUndefined();
   });
 });

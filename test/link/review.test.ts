@@ -88,11 +88,16 @@ for (const backend of availableBackends()) {
       // The queue is the one `tfclaims match` counted, and holds every pair it left for review.
       expect(queue.total).toBe(firstMatch.reviewQueue);
       expect(queue.pairs.length).toBe(queue.total);
-      const review = await pairsOf(runId, `outcome = 'review'`);
+      // In the band: pairs left unlinked for review, and links awaiting confirmation.
+      const review = await pairsOf(runId, `outcome IN ('review', 'linked') AND probability >= 0.01 AND probability < 0.99`);
       expect(review.length).toBeGreaterThan(0);
       const listed = new Set(queue.pairs.map((p) => p.pairId));
       for (const p of review) expect(listed.has(formatPairId(...refsOf(p)))).toBe(true);
-      expect(queue.byOutcome.review).toBe(review.length);
+      expect((queue.byOutcome.review ?? 0) + (queue.byOutcome.linked ?? 0)).toBe(review.length);
+      // Pairs the guards keep apart are not asked about: no decision could join them.
+      for (const p of queue.pairs) expect(['review', 'linked']).toContain(p.outcome);
+      const guarded = await pairsOf(runId, `(outcome = 'refused' OR (outcome = 'not linked' AND reason IS NOT NULL)) AND probability >= 0.01 AND probability < 0.99`);
+      for (const p of guarded) expect(listed.has(formatPairId(...refsOf(p)))).toBe(false);
       const distances = queue.pairs.map((p) => Math.abs(p.probability - 0.5));
       expect(distances).toEqual([...distances].sort((x, y) => x - y));
       for (const p of queue.pairs) {
