@@ -584,7 +584,7 @@ export interface ScoredCandidates {
   table: GammaTable;
   /** Candidate pairs found by each prediction blocking rule (the first rule to find a pair). */
   byRule: Record<string, number>;
-  /** Pairs compared only to train m (training blocking, not already candidates). */
+  /** Pairs compared to train m (the training rules' sample; some may be candidates too). */
   trainingPairs: number;
   /** Undefined when the pairs cannot train the model (`untrainable` says why); then no weights. */
   model: LinkModel | undefined;
@@ -598,8 +598,9 @@ export interface ScoredCandidates {
  *
  * Prediction blocking (`blocking`) must stay close to linear in the population; the pairs EM
  * learns m from may need wider rules (Splink separates the two the same way). With `training`,
- * m is learnt from the candidates plus the pairs of the training rules, each sampled to at most
- * `maxPairs` (sampledRule); those extra pairs are compared but never scored as links.
+ * the pairs of the training rules, each sampled to at most `maxPairs` (sampledRule), are
+ * compared and used by the sessions that ask for them (`from: 'training'`); they are never scored
+ * as links.
  */
 export function scoreCandidates(opts: {
   comparisons: readonly Comparison[];
@@ -615,15 +616,15 @@ export function scoreCandidates(opts: {
   const dedupe = opts.right === undefined;
   const right = opts.right ?? left;
   const maxBlockSize = opts.maxBlockSize ?? 5_000;
-  // Training rules come last: a pair found by a prediction rule is counted there, once.
+  const { pairs, byRule } = candidatePairs(opts.blocking, left, right, { dedupe, maxBlockSize });
+  const table = gammaTable(comparisons, left, right, pairs);
+  // Training pairs are found on their own, not only where the candidates miss them: a session
+  // learns from a fair sample of what its rule finds (matches included), not what is left over.
   const trainingRules = (opts.training?.rules ?? []).map((rule) =>
     sampledRule(rule, dedupe ? left : [...left, ...right], opts.training!.maxPairs, maxBlockSize),
   );
-  const found = candidatePairs([...opts.blocking, ...trainingRules], left, right, { dedupe, maxBlockSize });
-  const trainingPairs = trainingRules.reduce((n, rule) => n + found.byRule[rule.name]!, 0);
-  const all = gammaTable(comparisons, left, right, found.pairs);
-  const { pairs, table } = pairsPrefix(found.pairs, all, found.pairs.length - trainingPairs);
-  const byRule = Object.fromEntries(opts.blocking.map((rule) => [rule.name, found.byRule[rule.name]!]));
+  const training = trainingRules.length > 0 ? candidatePairs(trainingRules, left, right, { dedupe, maxBlockSize }).pairs : undefined;
+  const trainingPairs = training?.length ?? 0;
   let model: LinkModel | undefined;
   let untrainable: ModelNotTrainableError | undefined;
   if (pairs.length === 0) untrainable = new ModelNotTrainableError('no candidate pairs');
@@ -633,7 +634,7 @@ export function scoreCandidates(opts: {
         dedupe,
         ...(opts.sessions ? { sessions: opts.sessions } : {}),
         ...(opts.tfMinimumCount === undefined ? {} : { tfMinimumCount: opts.tfMinimumCount }),
-        ...(trainingPairs > 0 ? { training: all } : {}),
+        ...(training && training.length > 0 ? { training: gammaTable(comparisons, left, right, training) } : {}),
       });
     } catch (error) {
       if (!(error instanceof ModelNotTrainableError)) throw error;
@@ -652,6 +653,12 @@ export function scoreCandidates(opts: {
  */
 export interface TrainingSession {
   fix: string[];
+  /**
+   * The pairs to learn from: the candidates (default), or the sample of the training blocking
+   * rules (see {@link scoreCandidates}), which is what a session fixing a blocking field needs
+   * when the candidates agree on more than that field.
+   */
+  from?: 'candidates' | 'training';
 }
 
 /** The candidate pairs cannot train some comparison (too few pairs, or none agreeing on a session's fields). */
@@ -662,15 +669,17 @@ export class ModelNotTrainableError extends Error {
 /** m by sessions: each comparison takes its m from the first session that leaves it free. */
 function estimateMBySessions(
   comparisons: readonly Comparison[],
-  patterns: Patterns,
+  candidatePatterns: Patterns,
+  trainingPatterns: Patterns | undefined,
   u: number[][],
   sessions: readonly TrainingSession[],
 ): { m: number[][]; iterations: number; converged: boolean } {
   const m: (number[] | undefined)[] = comparisons.map(() => undefined);
-  const K = patterns.width;
+  const K = candidatePatterns.width;
   let iterations = 0;
   let converged = true;
   for (const session of sessions) {
+    const patterns = session.from === 'training' && trainingPatterns ? trainingPatterns : candidatePatterns;
     const fixed = session.fix.map((name) => {
       const k = comparisons.findIndex((c) => c.name === name);
       if (k < 0) throw new Error(`training session fixes unknown comparison ${name}`);
@@ -741,27 +750,22 @@ export function trainModel(
     sessions?: readonly TrainingSession[];
     tfMinimumCount?: number;
     /**
-     * The pairs m is learnt from, when not the candidates themselves (the candidates plus a
-     * sample of wider blocks: see {@link scoreCandidates}). The share of matches, and so the
-     * prior, is always taken over the candidates.
+     * The levels of the training sample (see {@link scoreCandidates}), for sessions with
+     * `from: 'training'`. The share of matches, and so the prior, is always taken over the
+     * candidates.
      */
     training?: GammaTable;
   } = {},
 ): LinkModel {
   const u = estimateU(comparisons, left, right, { seed: opts.seed ?? 1, pairs: opts.uPairs ?? 200_000 });
   const patterns = patternsOf(gammas);
-  const trainingPatterns = opts.training ? patternsOf(opts.training) : patterns;
+  const trainingPatterns = opts.training ? patternsOf(opts.training) : undefined;
   const em = opts.sessions
     ? (() => {
-        const bySession = estimateMBySessions(comparisons, trainingPatterns, u, opts.sessions!);
+        const bySession = estimateMBySessions(comparisons, patterns, trainingPatterns, u, opts.sessions!);
         return { ...bySession, lambda: matchShare(patterns, bySession.m, u) };
       })()
-    : opts.training
-      ? (() => {
-          const overTraining = estimateMOverPatterns(comparisons, trainingPatterns, u);
-          return { ...overTraining, lambda: matchShare(patterns, overTraining.m, u) };
-        })()
-      : estimateMOverPatterns(comparisons, patterns, u);
+    : estimateMOverPatterns(comparisons, patterns, u);
   const possible = opts.dedupe ? (left.length * (left.length - 1)) / 2 : left.length * right.length;
   const expectedMatches = em.lambda * gammas.length;
   const prior = Math.min(0.5, Math.max(1 / possible, expectedMatches / possible));

@@ -84,24 +84,25 @@ describe('training blocking', () => {
     expect(Array.from(again.pairs.left)).toEqual(Array.from(pairs.left));
   });
 
-  it('compares training pairs to learn m but never scores them as candidates', () => {
+  it('compares training pairs to learn m for the sessions that ask for them, but never scores them as candidates', () => {
     const comparisons = [nameComparison('forename'), nameComparison('surname'), dateComparison('dob')];
     const rng = new Rng(11);
     const people = Array.from({ length: 300 }, (_, i) => ({ forename: `f${i % 40}x${rng.int(0, 9)}`, surname: `s${i}`, dob: `20${String(10 + (i % 9)).padStart(2, '0')}0${1 + (i % 9)}1${i % 10}` }));
     const left = [...people, ...people.slice(0, 100).map((p) => ({ ...p }))];
     const blocking = [{ name: 'surname', key: (r: Record<string, string>) => r.surname || undefined }];
     const training = { rules: [{ name: 'dob', key: (r: Record<string, string>) => r.dob || undefined }], maxPairs: 1e9 };
-    const plain = scoreCandidates({ comparisons, blocking, left, sessions: [{ fix: ['surname'] }, { fix: ['dob'] }] });
-    const trained = scoreCandidates({ comparisons, blocking, training, left, sessions: [{ fix: ['surname'] }, { fix: ['dob'] }] });
+    const sessions = [{ fix: ['surname'] }, { fix: ['dob'], from: 'training' as const }];
+    const plain = scoreCandidates({ comparisons, blocking, left, sessions });
+    const trained = scoreCandidates({ comparisons, blocking, training, left, sessions });
     // The same candidates either way: the 100 repeated people.
     expect(trained.pairs.length).toBe(100);
     expect(Array.from(trained.pairs.left)).toEqual(Array.from(plain.pairs.left));
     expect(trained.byRule).toEqual({ surname: 100 });
     expect(trained.weights.length).toBe(100);
-    // Training pairs: those agreeing on the date of birth that are not already candidates.
-    let sameDobOnly = 0;
-    for (let i = 0; i < left.length; i++) for (let j = i + 1; j < left.length; j++) if (left[i]!.dob === left[j]!.dob && left[i]!.surname !== left[j]!.surname) sameDobOnly++;
-    expect(trained.trainingPairs).toBe(sameDobOnly);
+    // Training pairs: every pair agreeing on the date of birth, candidates among them.
+    let sameDob = 0;
+    for (let i = 0; i < left.length; i++) for (let j = i + 1; j < left.length; j++) if (left[i]!.dob === left[j]!.dob) sameDob++;
+    expect(trained.trainingPairs).toBe(sameDob);
     expect(plain.trainingPairs).toBe(0);
     // They change what m is learnt from, not which pairs are scored.
     expect(trained.model?.comparisons).not.toEqual(plain.model?.comparisons);
