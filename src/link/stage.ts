@@ -94,6 +94,8 @@ const recordKey = (source: string, recordId: string) => `${source}|${recordId}`;
 interface Profile extends LinkRecord {
   source: string;
   personRef: string;
+  /** YYYYMMDD, '' when missing (as every LinkRecord from toLinkRecord has). */
+  dob: string;
 }
 
 /** Profiles of person records, and the record keys (`source|record_id`) behind each. */
@@ -171,7 +173,7 @@ class ProfileBuilder implements Profiles {
     if (at === undefined) {
       at = this.profiles.length;
       this.index.set(key, at);
-      this.profiles.push({ ...link, source: r.source, personRef });
+      this.profiles.push({ ...link, dob: link.dob ?? '', source: r.source, personRef });
       this.recordsOf.push([]);
       this.linkageKeys.push(linkageKeyOf(key));
     }
@@ -430,7 +432,8 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
     phaseStarted = now;
   };
   phase('links');
-  const members: ClusterMember[] = profiles.map((p) => ({ source: p.source, personRef: p.personRef, dob: p.dob! }));
+  // Profiles carry what clustering needs (source, person id, date of birth): no copy of a million objects.
+  const members: readonly ClusterMember[] = profiles;
   const { clusterOf, refused } = clusterMembers(members, links, different);
   const refusedLinks: Record<string, number> = {};
   for (const why of refused) if (why) refusedLinks[why] = (refusedLinks[why] ?? 0) + 1;
@@ -461,28 +464,31 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
 
   phase('new people');
   // Every current record's person and linkage key, written only where either changed.
-  const changed: CopyCell[][] = [];
-  clusterOf.forEach((root, p) => {
-    const personId = personIdOf[clusterIndex.get(root)!]!;
-    const linkageKey = String(linkageKeys[p]);
-    for (const key of recordsOf[p]!) {
-      if (previous.get(key) === personId && previousKey.get(key) === linkageKey) continue;
-      const cut = key.indexOf('|');
-      changed.push([key.slice(0, cut), key.slice(cut + 1), personId, linkageKey, ctx.runId]);
+  // Rows are made as COPY consumes them: at 4x there are millions, never held at once.
+  function* changedRecords(): Generator<CopyCell[]> {
+    for (let p = 0; p < profiles.length; p++) {
+      const personId = personIdOf[clusterIndex.get(clusterOf[p]!)!]!;
+      const linkageKey = String(linkageKeys[p]);
+      for (const key of recordsOf[p]!) {
+        if (previous.get(key) === personId && previousKey.get(key) === linkageKey) continue;
+        const cut = key.indexOf('|');
+        yield [key.slice(0, cut), key.slice(cut + 1), personId, linkageKey, ctx.runId];
+      }
     }
-  });
+  }
   const personRecordColumns = '(source, record_id, person_id, linkage_key, run_id)';
-  if (previous.size === 0 && changed.length > 0) {
+  if (previous.size === 0) {
     // The first run: nothing to update, so straight in by COPY.
-    await copyRows(session, `core.person_record ${personRecordColumns}`, changed);
-  } else if (changed.length > 0) {
+    await copyRows(session, `core.person_record ${personRecordColumns}`, changedRecords());
+  } else {
     // Loaded by COPY into a scratch table, then upserted in one statement.
     await sql`CREATE TEMP TABLE person_record_changed (source text, record_id text, person_id bigint, linkage_key bigint, run_id bigint) ON COMMIT DROP`.execute(k);
-    await copyRows(session, `person_record_changed ${personRecordColumns}`, changed);
-    await sql`
-      INSERT INTO core.person_record ${sql.raw(personRecordColumns)}
-      SELECT source, record_id, person_id, linkage_key, run_id FROM person_record_changed
-      ON CONFLICT (source, record_id) DO UPDATE SET person_id = EXCLUDED.person_id, linkage_key = EXCLUDED.linkage_key, run_id = EXCLUDED.run_id`.execute(k);
+    if ((await copyRows(session, `person_record_changed ${personRecordColumns}`, changedRecords())) > 0) {
+      await sql`
+        INSERT INTO core.person_record ${sql.raw(personRecordColumns)}
+        SELECT source, record_id, person_id, linkage_key, run_id FROM person_record_changed
+        ON CONFLICT (source, record_id) DO UPDATE SET person_id = EXCLUDED.person_id, linkage_key = EXCLUDED.linkage_key, run_id = EXCLUDED.run_id`.execute(k);
+    }
     await sql`DROP TABLE person_record_changed`.execute(k);
   }
   phase('person records');
