@@ -247,7 +247,11 @@ function scoreProfiles(profiles: readonly Profile[]) {
  * unchanged pair keeps its weight).
  */
 function scoreFreshProfiles(profiles: readonly Profile[], fresh: Uint8Array, model: LinkModel) {
-  const { pairs, byRule } = candidatePairs(COUNCIL_BLOCKING, profiles, profiles, { dedupe: true, maxBlockSize: 20_000, involving: fresh });
+  // Nothing new or changed (the same month again): no pair to find, so no key to compute.
+  const none = !fresh.includes(1);
+  const { pairs, byRule } = none
+    ? { pairs: { length: 0, left: new Int32Array(0), right: new Int32Array(0) }, byRule: Object.fromEntries(COUNCIL_BLOCKING.map((rule) => [rule.name, 0])) }
+    : candidatePairs(COUNCIL_BLOCKING, profiles, profiles, { dedupe: true, maxBlockSize: 20_000, involving: fresh });
   const table = gammaTable(COUNCIL_COMPARISONS, profiles, profiles, pairs);
   return { model, pairs, byRule, trainingPairs: 0, table, weights: scoreWeights(model, table, profiles, profiles, pairs) };
 }
