@@ -8,7 +8,7 @@ export function blockOn(...fields: string[]): BlockingRule {
 export interface LinkageEvaluation {
   candidatePairs: number;
   byRule: Record<string, number>;
-  /** Pairs compared only to train the model (sampled training blocking), not candidates. */
+  /** Pairs compared to train m (the training rules' sample; some may be candidates too), never scored as links. */
   trainingPairs: number;
   model: LinkModel;
   threshold: number;

@@ -1,4 +1,5 @@
 import { Rng } from '../synth/random.ts';
+import { hash53 } from '../util/hash.ts';
 
 /**
  * Unsupervised Fellegi-Sunter linkage, independent of where records come from: a record is a
@@ -453,6 +454,10 @@ export function candidatePairs(
   } = {},
 ): { pairs: PairList; byRule: Record<string, number> } {
   const involving = opts.involving;
+  // Pairs must involve a flagged record and none is flagged (the same month again): no key to compute.
+  if (involving && !involving.includes(1)) {
+    return { pairs: { length: 0, left: new Int32Array(0), right: new Int32Array(0) }, byRule: Object.fromEntries(rules.map((rule) => [rule.name, 0])) };
+  }
   const byRule: Record<string, number> = {};
   const maxBlock = opts.maxBlockSize ?? 5_000;
   let capacity = 1 << 16;
@@ -528,22 +533,6 @@ export function candidatePairs(
   return { pairs: { length, left: li.subarray(0, length), right: ri.subarray(0, length) }, byRule };
 }
 
-/** A number in [0, 1) from a string (FNV-1a, then mixed): the same key always gives the same number. */
-function hashUnit(key: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  // Final mixing (MurmurHash3's): short keys alike ("d1", "d2") otherwise differ only in low bits.
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return (h >>> 0) / 2 ** 32;
-}
-
 /**
  * A blocking rule cut down to a share of its blocks, chosen by a hash of the key, so that it
  * gives about `maxPairs` pairs over `records`; the rule itself when it gives no more than that.
@@ -564,16 +553,8 @@ export function sampledRule(rule: BlockingRule, records: readonly LinkRecord[], 
     name: `${rule.name} (${(share * 100).toPrecision(2)}% of blocks)`,
     key: (r) => {
       const key = rule.key(r);
-      return key !== undefined && hashUnit(key) < share ? key : undefined;
+      return key !== undefined && hash53(key) / 2 ** 53 < share ? key : undefined;
     },
-  };
-}
-
-/** The first `n` pairs of a list, and their levels (views, no copy). */
-function pairsPrefix(pairs: PairList, table: GammaTable, n: number): { pairs: PairList; table: GammaTable } {
-  return {
-    pairs: { length: n, left: pairs.left.subarray(0, n), right: pairs.right.subarray(0, n) },
-    table: { width: table.width, length: n, levels: table.levels.subarray(0, n * table.width) },
   };
 }
 

@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { DbSession } from '../db/index.ts';
 import type { RunContext } from '../run/context.ts';
 import { batches } from '../util/batches.ts';
+import { hash53 } from '../util/hash.ts';
 import { copyRows, nextIds, type CopyCell } from '../db/copy-rows.ts';
 import { clusterMembers, pairGuard, type CandidateLink, type ClusterMember } from './clusters.ts';
 import { candidatePairs, gammaAt, gammaTable, probabilityOf, scoreCandidates, scorePair, scoreWeights, type LinkModel, type LinkRecord } from './model.ts';
@@ -56,7 +57,7 @@ export interface MatchSummary {
   carriedPairs: number;
   candidatePairs: number;
   candidatesByRule: Record<string, number>;
-  /** Pairs compared only to train the model (everyone born on one day, sampled), not scored as links. */
+  /** Pairs compared to train m (everyone born on one day, sampled; some are candidates too), never scored as links. */
   trainingPairs: number;
   deterministicLinks: number;
   probabilisticLinks: number;
@@ -91,6 +92,12 @@ export async function loadCurrentPersonRecords(session: DbSession): Promise<Load
 
 const recordKey = (source: string, recordId: string) => `${source}|${recordId}`;
 
+/** `[source, record_id]` of a record key made by recordKey (a source name holds no `|`). */
+function splitRecordKey(key: string): [string, string] {
+  const cut = key.indexOf('|');
+  return [key.slice(0, cut), key.slice(cut + 1)];
+}
+
 interface Profile extends LinkRecord {
   source: string;
   personRef: string;
@@ -105,20 +112,6 @@ export interface Profiles {
   recordCount: number;
   /** Per profile, a 53-bit hash of its linkage fields (stored as person_record.linkage_key). */
   linkageKeys: number[];
-}
-
-/** A 53-bit hash of a string (cyrb53): exact as a JavaScript number and as a PostgreSQL bigint. */
-export function linkageKeyOf(text: string): number {
-  let h1 = 0xdeadbeef;
-  let h2 = 0x41c6ce57;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 2654435761);
-    h2 = Math.imul(h2 ^ c, 1597334677);
-  }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
 }
 
 /**
@@ -145,10 +138,10 @@ class ProfileBuilder implements Profiles {
   }
 
   /** The last row added and its profile: a pupil's rows term after term arrive one after another. */
-  private last: Omit<LoadedRecord, 'record_id'> | undefined;
+  private last: LoadedRecord | undefined;
   private lastAt = -1;
 
-  private sameAsLast(r: Omit<LoadedRecord, 'record_id'>): boolean {
+  private sameAsLast(r: LoadedRecord): boolean {
     const l = this.last;
     return (
       l !== undefined && l.source === r.source && l.person_ref === r.person_ref && l.forename === r.forename && l.surname === r.surname &&
@@ -156,12 +149,11 @@ class ProfileBuilder implements Profiles {
     );
   }
 
-  /** Add records with these fields (`recordIds`: one or more records identical in every field). */
-  add(r: Omit<LoadedRecord, 'record_id'>, recordIds: readonly string[]): void {
+  /** Add one record to its profile (a new one when no earlier record had its fields). */
+  add(r: LoadedRecord): void {
+    this.recordCount++;
     if (this.sameAsLast(r)) {
-      const keys = this.recordsOf[this.lastAt]!;
-      for (const id of recordIds) keys.push(recordKey(r.source, id));
-      this.recordCount += recordIds.length;
+      this.recordsOf[this.lastAt]!.push(recordKey(r.source, r.record_id));
       return;
     }
     const link = toLinkRecord({ ...r, forename: null, surname: null });
@@ -175,11 +167,9 @@ class ProfileBuilder implements Profiles {
       this.index.set(key, at);
       this.profiles.push({ ...link, dob: link.dob ?? '', source: r.source, personRef });
       this.recordsOf.push([]);
-      this.linkageKeys.push(linkageKeyOf(key));
+      this.linkageKeys.push(hash53(key));
     }
-    const keys = this.recordsOf[at]!;
-    for (const id of recordIds) keys.push(recordKey(r.source, id));
-    this.recordCount += recordIds.length;
+    this.recordsOf[at]!.push(recordKey(r.source, r.record_id));
     this.last = r;
     this.lastAt = at;
   }
@@ -188,7 +178,7 @@ class ProfileBuilder implements Profiles {
 /** Group records identical in every linkage field (and source and person id) into profiles. */
 export function profilesOf(records: readonly LoadedRecord[]): Profiles {
   const builder = new ProfileBuilder();
-  for (const r of records) builder.add(r, [r.record_id]);
+  for (const r of records) builder.add(r);
   return builder;
 }
 
@@ -209,7 +199,7 @@ export async function loadProfiles(session: DbSession): Promise<Profiles> {
   const builder = new ProfileBuilder();
   for (;;) {
     const { rows } = await sql<LoadedRecord>`FETCH ${sql.raw(String(RECORD_FETCH))} FROM person_records`.execute(k);
-    for (const row of rows) builder.add(row, [row.record_id]);
+    for (const row of rows) builder.add(row);
     if (rows.length < RECORD_FETCH) break;
   }
   await sql`CLOSE person_records`.execute(k);
@@ -247,11 +237,7 @@ function scoreProfiles(profiles: readonly Profile[]) {
  * unchanged pair keeps its weight).
  */
 function scoreFreshProfiles(profiles: readonly Profile[], fresh: Uint8Array, model: LinkModel) {
-  // Nothing new or changed (the same month again): no pair to find, so no key to compute.
-  const none = !fresh.includes(1);
-  const { pairs, byRule } = none
-    ? { pairs: { length: 0, left: new Int32Array(0), right: new Int32Array(0) }, byRule: Object.fromEntries(COUNCIL_BLOCKING.map((rule) => [rule.name, 0])) }
-    : candidatePairs(COUNCIL_BLOCKING, profiles, profiles, { dedupe: true, maxBlockSize: 20_000, involving: fresh });
+  const { pairs, byRule } = candidatePairs(COUNCIL_BLOCKING, profiles, profiles, { dedupe: true, maxBlockSize: 20_000, involving: fresh });
   const table = gammaTable(COUNCIL_COMPARISONS, profiles, profiles, pairs);
   return { model, pairs, byRule, trainingPairs: 0, table, weights: scoreWeights(model, table, profiles, profiles, pairs) };
 }
@@ -366,6 +352,7 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
       ? `match: scoring ${freshProfiles} new or changed profiles of ${profiles.length} (incremental; model of run #${last!.modelRun})`
       : `match: scoring candidate pairs of ${profiles.length} profiles`,
   );
+  const modelRun = incremental ? last!.modelRun : ctx.runId;
   const scoringStarted = performance.now();
   const { model, pairs, byRule, trainingPairs, table, weights } = incremental ? scoreFreshProfiles(profiles, fresh, last!.model!) : scoreProfiles(profiles);
   const scoringSeconds = (performance.now() - scoringStarted) / 1000;
@@ -475,8 +462,7 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
       const linkageKey = String(linkageKeys[p]);
       for (const key of recordsOf[p]!) {
         if (previous.get(key) === personId && previousKey.get(key) === linkageKey) continue;
-        const cut = key.indexOf('|');
-        yield [key.slice(0, cut), key.slice(cut + 1), personId, linkageKey, ctx.runId];
+        yield [...splitRecordKey(key), personId, linkageKey, ctx.runId];
       }
     }
   }
@@ -507,11 +493,7 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
 
   phase('person changes');
   // The evidence: every pair scored at or above STORE_PAIRS_FROM, and the model.
-  const first = (p: number) => {
-    const key = recordsOf[p]![0]!;
-    const cut = key.indexOf('|');
-    return [key.slice(0, cut), key.slice(cut + 1)] as const;
-  };
+  const first = (p: number) => splitRecordKey(recordsOf[p]![0]!);
   let reviewQueue = 0;
   // Rows are made as COPY consumes them: at bench scale there are millions, never held at once.
   function* storedPairs(): Generator<CopyCell[]> {
@@ -550,10 +532,7 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
     const carried = await carryForwardPairs(session, { runId: ctx.runId, fromRun: last!.runId, threshold, reviewLow, reviewHigh }, function* () {
       for (let p = 0; p < profiles.length; p++) {
         if (fresh[p]) continue;
-        for (const key of recordsOf[p]!) {
-          const cut = key.indexOf('|');
-          yield [key.slice(0, cut), key.slice(cut + 1)];
-        }
+        for (const key of recordsOf[p]!) yield splitRecordKey(key);
       }
     });
     carriedPairs = carried.pairs;
@@ -563,7 +542,7 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
     INSERT INTO core.link_model (run_id, model, records, profiles, candidate_pairs, pairs_by_rule, match_threshold, review_low, review_high,
                                  mode, model_run, fresh_profiles, carried_pairs)
     VALUES (${ctx.runId}, ${JSON.stringify(model ?? null)}, ${recordCount}, ${profiles.length}, ${pairs.length}, ${JSON.stringify(byRule)},
-            ${threshold}, ${reviewLow}, ${reviewHigh}, ${incremental ? 'incremental' : 'full'}, ${incremental ? last!.modelRun : ctx.runId},
+            ${threshold}, ${reviewLow}, ${reviewHigh}, ${incremental ? 'incremental' : 'full'}, ${modelRun},
             ${freshProfiles}, ${carriedPairs})`.execute(k);
   phase('evidence');
   const summary: MatchSummary = {
@@ -571,7 +550,7 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
     records: recordCount,
     profiles: profiles.length,
     freshProfiles,
-    modelRun: incremental ? last!.modelRun : ctx.runId,
+    modelRun,
     carriedPairs,
     candidatePairs: pairs.length,
     candidatesByRule: byRule,
