@@ -49,7 +49,7 @@ export function whoSql(who: Who, dob: RawBuilder<unknown>, on: RawBuilder<unknow
     case 'young_person':
       return sql`core.age_on(${dob}, ${on}) BETWEEN ${int(ages.young_person_from)} AND ${int(ages.young_person_to)}`;
     case 'school_age':
-      return sql`core.age_on(${dob}, core.last_anniversary(${on}, ${int(month)}, ${int(day)})) BETWEEN ${int(ages.school_age_from)} AND ${int(ages.school_age_to)}`;
+      return sql`core.age_on_last_anniversary(${dob}, ${on}, ${int(month)}, ${int(day)}) BETWEEN ${int(ages.school_age_from)} AND ${int(ages.school_age_to)}`;
   }
 }
 

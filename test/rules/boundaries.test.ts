@@ -608,11 +608,13 @@ for (const backend of availableBackends()) {
     });
 
     it('agrees with the pure date helpers on ages, school age and month arithmetic', async () => {
-      const dobs = ['2010-08-31', '2010-09-01', '2012-02-29', '2000-03-01', '2008-12-31'];
+      const dobs = ['2010-08-31', '2010-09-01', '2012-02-29', '2000-03-01', '2008-12-31', '2021-08-31', '2021-09-01', '2020-02-29'];
       const dates = ['2024-02-28', '2024-02-29', '2025-02-28', '2025-03-01', '2026-08-30', '2026-08-31', '2026-09-01', '2025-08-31', '2026-10-31'];
-      const rows = await sql<{ dob: string; on: string; age: number; school: boolean; minus6: string; plus6: string }>`
+      const rows = await sql<{ dob: string; on: string; age: number; school: boolean; school_in_one: boolean; last31aug: string; minus6: string; plus6: string }>`
         SELECT d.dob, o.dt AS on, core.age_on(d.dob::date, o.dt::date) AS age,
                core.age_on(d.dob::date, core.last_anniversary(o.dt::date, 8, 31)) BETWEEN 5 AND 15 AS school,
+               core.age_on_last_anniversary(d.dob::date, o.dt::date, 8, 31) BETWEEN 5 AND 15 AS school_in_one,
+               to_char(core.last_anniversary(o.dt::date, 8, 31), 'YYYY-MM-DD') AS last31aug,
                to_char((o.dt::date - 6 * interval '1 month')::date, 'YYYY-MM-DD') AS minus6,
                to_char((o.dt::date + 6 * interval '1 month')::date, 'YYYY-MM-DD') AS plus6
         FROM unnest(${`{${dobs.join(',')}}`}::text[]) AS d(dob), unnest(${`{${dates.join(',')}}`}::text[]) AS o(dt)`.execute(t.db.kysely);
@@ -622,6 +624,8 @@ for (const backend of availableBackends()) {
           on: r.on,
           age: ageOn(dayOf(r.dob), dayOf(r.on)),
           school: isSchoolAge(dayOf(r.dob), dayOf(r.on)),
+          school_in_one: isSchoolAge(dayOf(r.dob), dayOf(r.on)),
+          last31aug: isoOf(lastAnniversary(dayOf(r.on))),
           minus6: isoOf(addMonths(dayOf(r.on), -6)),
           plus6: isoOf(addMonths(dayOf(r.on), 6)),
         });
