@@ -1,7 +1,7 @@
 import { dateComparison, exactComparison, nameComparison } from './comparisons.ts';
 import { blockOn } from './evaluate.ts';
 import soundex from 'talisman/phonetics/soundex.js';
-import type { BlockingRule, Comparison, LinkRecord, TrainingSession } from './model.ts';
+import { fieldPart, type BlockingRule, type Comparison, type KeyPart, type TrainingSession } from './model.ts';
 
 /**
  * The linkage model for council person records: its comparisons, blocking rules and training
@@ -37,17 +37,38 @@ export const COUNCIL_COMPARISONS: Comparison[] = [
 ];
 
 /**
+ * Soundex codes, worked out once per distinct name: blocking asks for them millions of times
+ * over a few thousand names.
+ */
+const soundexCodes = new Map<string, string>();
+function soundexOf(name: string): string {
+  let code = soundexCodes.get(name);
+  if (code === undefined) {
+    // A council has tens of thousands of names; the cap only guards a pathological extract.
+    if (soundexCodes.size > 1_000_000) soundexCodes.clear();
+    soundexCodes.set(name, (code = soundex(name)));
+  }
+  return code;
+}
+
+const dob = fieldPart('dob');
+const forename = fieldPart('forename');
+const surname = fieldPart('surname');
+
+/**
  * A name with part of the date of birth: the same name and birth year (a day or month mistyped,
  * or day and month swapped), or the same name and day and month (the year mistyped). A name alone
  * grows quadratically with the council (every "Oliver Smith" against every other).
  */
+const birthYear: KeyPart = (r) => (r.dob && r.dob.length === 8 ? r.dob.slice(0, 4) : undefined);
+const birthDayAndMonth: KeyPart = (r) => (r.dob && r.dob.length === 8 ? r.dob.slice(4) : undefined);
 const nameAndBirth = (part: 'year' | 'day and month'): BlockingRule => ({
   name: `forename+surname+birth ${part}`,
-  key: (r) => (r.forename && r.surname && r.dob && r.dob.length === 8 ? `${r.forename}|${r.surname}|${part === 'year' ? r.dob.slice(0, 4) : r.dob.slice(4)}` : undefined),
+  parts: [forename, surname, part === 'year' ? birthYear : birthDayAndMonth],
 });
 
 /** A postcode's sector (`AB12 3` of `AB12 3CD`): the postcode without its last two characters. */
-const sector = (postcode: string) => (postcode.length >= 5 ? postcode.slice(0, -2) : undefined);
+const sector: KeyPart = (r) => (r.postcode && r.postcode.length >= 5 ? r.postcode.slice(0, -2) : undefined);
 
 /**
  * The same date of birth and one more thing that rarely changes all at once: a name that sounds
@@ -56,21 +77,18 @@ const sector = (postcode: string) => (postcode.length >= 5 ? postcode.slice(0, -
  * The date alone puts everyone born on one day against each other: 35M pairs at 1x, growing with
  * the square of the council.
  */
-const birthAnd = (what: string, part: (r: LinkRecord) => string | undefined): BlockingRule => ({
-  name: `dob+${what}`,
-  key: (r) => {
-    if (!r.dob) return undefined;
-    const p = part(r);
-    return p ? `${r.dob}|${p}` : undefined;
-  },
-});
+const birthAnd = (what: string, part: KeyPart): BlockingRule => ({ name: `dob+${what}`, parts: [dob, part] });
 
 export const COUNCIL_BLOCKING: BlockingRule[] = [
-  birthAnd('forename sound', (r) => (r.forename ? soundex(r.forename) : undefined)),
-  birthAnd('surname sound', (r) => (r.surname ? soundex(r.surname) : undefined)),
-  birthAnd('postcode sector', (r) => sector(r.postcode ?? '')),
+  birthAnd('forename sound', (r) => (r.forename ? soundexOf(r.forename) : undefined)),
+  birthAnd('surname sound', (r) => (r.surname ? soundexOf(r.surname) : undefined)),
+  birthAnd('postcode sector', sector),
   // Forename and surname swapped (George Sharma and Sharma George), with no postcode to fall back on.
-  birthAnd('both names sound, either order', (r) => (r.forename && r.surname ? [soundex(r.forename), soundex(r.surname)].sort().join('|') : undefined)),
+  birthAnd('both names sound, either order', (r) => {
+    if (!r.forename || !r.surname) return undefined;
+    const [a, b] = [soundexOf(r.forename), soundexOf(r.surname)];
+    return a <= b ? `${a}|${b}` : `${b}|${a}`;
+  }),
   nameAndBirth('year'),
   nameAndBirth('day and month'),
   blockOn('surname', 'postcode'),

@@ -1,8 +1,8 @@
-import { pairQuality, probabilityOf, scoreCandidates, type BlockingRule, type Comparison, type LinkModel, type LinkRecord, type TrainingSession } from './model.ts';
+import { fieldPart, pairQuality, probabilityOf, scoreCandidates, type BlockingRule, type Comparison, type LinkModel, type LinkRecord, type TrainingSession } from './model.ts';
 
 /** A blocking rule on the exact values of some fields (records missing any of them are not blocked by it). */
 export function blockOn(...fields: string[]): BlockingRule {
-  return { name: fields.join('+'), key: (r: LinkRecord) => (fields.every((f) => r[f]) ? fields.map((f) => r[f]).join('|') : undefined) };
+  return { name: fields.join('+'), parts: fields.map(fieldPart) };
 }
 
 export interface LinkageEvaluation {

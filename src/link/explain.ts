@@ -5,7 +5,7 @@ import { JobError, UsageError } from '../errors.ts';
 import { withRun, type CommonOptions } from '../run/context.ts';
 import { breakdownLines, breakdownOf, formatProbability, formatWeight, levelName, modelVerdict, recordsSideBySide, type MatchThresholds, type PairBreakdown } from './breakdown.ts';
 import { COUNCIL_BLOCKING, COUNCIL_COMPARISONS } from './council.ts';
-import { gammaOf, type LinkRecord } from './model.ts';
+import { blockingKey, gammaOf, type LinkRecord } from './model.ts';
 import { formatPairId, formatRecordRef, orderPair, parseRecordRef, sameRecord, type RecordRef } from './pair-id.ts';
 import { toLinkRecord } from './records.ts';
 import { latestDecision, latestMatchRun, loadRecords, personsOf, type StoredDecision } from './review-store.ts';
@@ -68,8 +68,8 @@ export async function explainMatch(k: Kysely<Schema>, first: RecordRef, second: 
   const lb = toLinkRecord(rb);
   const breakdown = breakdownOf(run.model, gammaOf(COUNCIL_COMPARISONS, la, lb), { a: la, b: lb });
   const blockingRules = COUNCIL_BLOCKING.filter((rule) => {
-    const key = rule.key(la);
-    return key !== undefined && key === rule.key(lb);
+    const key = blockingKey(rule, la);
+    return key !== undefined && key === blockingKey(rule, lb);
   }).map((rule) => rule.name);
   const refA = (ra.person_ref ?? '').trim();
   const { rows } = await sql<{ weight: number; probability: number; outcome: string; reason: string | null }>`

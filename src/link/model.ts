@@ -426,11 +426,108 @@ function estimateMOverPatterns(
   return { m, lambda, iterations, converged };
 }
 
+/**
+ * One part of a blocking key: a field of the record or something derived from it (a Soundex
+ * code, a postcode sector); undefined or '' when the record has none.
+ */
+export type KeyPart = (r: LinkRecord) => string | undefined;
+
 /** Candidate pairs from blocking rules OR-ed together: pairs that agree on any rule's key. */
 export interface BlockingRule {
   name: string;
-  /** The blocking key of a record, or undefined when the record cannot be blocked by this rule. */
-  key(r: LinkRecord): string | undefined;
+  /**
+   * The key is these parts together; a record missing any part is not blocked by the rule.
+   * Rules that use one part should share its function (see `fieldPart`): candidatePairs
+   * computes each part once per record.
+   */
+  parts: readonly KeyPart[];
+  /** Keep only the blocks whose key hashes below this share of the 53-bit range (see sampledRule). */
+  sample?: number;
+}
+
+const fieldParts = new Map<string, KeyPart>();
+
+/** The part that is a field's value as it stands; one function per field, so rules share it. */
+export function fieldPart(field: string): KeyPart {
+  let part = fieldParts.get(field);
+  if (!part) fieldParts.set(field, (part = (r) => r[field] || undefined));
+  return part;
+}
+
+/** A rule's key of a record as text (parts joined by `|`), or undefined when a part is missing. */
+export function blockingKey(rule: BlockingRule, r: LinkRecord): string | undefined {
+  let key = '';
+  for (let n = 0; n < rule.parts.length; n++) {
+    const value = rule.parts[n]!(r);
+    if (!value) return undefined;
+    key = n === 0 ? value : `${key}|${value}`;
+  }
+  if (rule.sample !== undefined && hash53(key) / 2 ** 53 >= rule.sample) return undefined;
+  return key;
+}
+
+/** Each record's number for one part (-1: none), the same number for the same value on both sides. */
+interface NumberedPart {
+  left: Int32Array;
+  right: Int32Array;
+  values: number;
+}
+
+function numberPart(part: KeyPart, left: readonly LinkRecord[], right: readonly LinkRecord[]): NumberedPart {
+  const numbers = new Map<string, number>();
+  const numberOf = (r: LinkRecord) => {
+    const value = part(r);
+    if (!value) return -1;
+    let n = numbers.get(value);
+    if (n === undefined) {
+      n = numbers.size;
+      numbers.set(value, n);
+    }
+    return n;
+  };
+  const rightIds = Int32Array.from(right, numberOf);
+  const leftIds = left === right ? rightIds : Int32Array.from(left, numberOf);
+  return { left: leftIds, right: rightIds, values: numbers.size };
+}
+
+/**
+ * A rule's key numbers: its parts' numbers folded pairwise into one dense number per distinct
+ * combination. Numbers, not joined strings: a million records times nine rules of concatenated
+ * keys cost more than all the comparisons.
+ */
+function numberRule(rule: BlockingRule, partNumbers: (part: KeyPart) => NumberedPart, left: readonly LinkRecord[], right: readonly LinkRecord[]): NumberedPart {
+  let folded = partNumbers(rule.parts[0]!);
+  for (let p = 1; p < rule.parts.length; p++) {
+    const next = partNumbers(rule.parts[p]!);
+    const numbers = new Map<number, number>();
+    const fold = (a: Int32Array, b: Int32Array) =>
+      a.map((x, i) => {
+        const y = b[i]!;
+        if (x < 0 || y < 0) return -1;
+        // Exact: both are below a few million, so the product stays far under 2^53.
+        const combined = x * next.values + y;
+        let n = numbers.get(combined);
+        if (n === undefined) {
+          n = numbers.size;
+          numbers.set(combined, n);
+        }
+        return n;
+      });
+    const rightIds = fold(folded.right, next.right);
+    const leftIds = left === right ? rightIds : fold(folded.left, next.left);
+    folded = { left: leftIds, right: rightIds, values: numbers.size };
+  }
+  if (rule.sample === undefined) return folded;
+  // Sampled: whole blocks kept or dropped by the hash of the key's text, worked out once per block.
+  const keep = new Int8Array(folded.values).fill(-1);
+  const sampled = (ids: Int32Array, records: readonly LinkRecord[]) =>
+    ids.map((k, i) => {
+      if (k < 0) return -1;
+      if (keep[k] === -1) keep[k] = blockingKey(rule, records[i]!) === undefined ? 0 : 1;
+      return keep[k] === 1 ? k : -1;
+    });
+  const rightIds = sampled(folded.right, right);
+  return { left: left === right ? rightIds : sampled(folded.left, left), right: rightIds, values: folded.values };
 }
 
 /**
@@ -464,24 +561,17 @@ export function candidatePairs(
   let li = new Int32Array(capacity);
   let ri = new Int32Array(capacity);
   let length = 0;
+  // Each part is numbered once, however many rules use it.
+  const partCache = new Map<KeyPart, NumberedPart>();
+  const partNumbers = (part: KeyPart) => {
+    let numbered = partCache.get(part);
+    if (!numbered) partCache.set(part, (numbered = numberPart(part, left, right)));
+    return numbered;
+  };
   // Each earlier rule's key numbers, -1 where a record has no key or its block was skipped.
   const earlier: { leftIds: Int32Array; rightIds: Int32Array }[] = [];
   for (const rule of rules) {
-    const numbers = new Map<string, number>();
-    const numberOf = (r: LinkRecord) => {
-      const key = rule.key(r);
-      if (key === undefined) return -1;
-      let n = numbers.get(key);
-      if (n === undefined) {
-        n = numbers.size;
-        numbers.set(key, n);
-      }
-      return n;
-    };
-    const rightIds = Int32Array.from(right, numberOf);
-    const leftIds = left === right ? rightIds : Int32Array.from(left, numberOf);
-    const keys = numbers.size;
-    numbers.clear();
+    const { left: leftIds, right: rightIds, values: keys } = numberRule(rule, partNumbers, left, right);
     // Blocks of the right side: members of key k are members[start[k] .. start[k + 1]), ascending.
     const start = new Int32Array(keys + 1);
     for (const k of rightIds) if (k >= 0) start[k + 1]!++;
@@ -542,20 +632,14 @@ export function candidatePairs(
 export function sampledRule(rule: BlockingRule, records: readonly LinkRecord[], maxPairs: number, maxBlockSize: number): BlockingRule {
   const sizes = new Map<string, number>();
   for (const r of records) {
-    const key = rule.key(r);
+    const key = blockingKey(rule, r);
     if (key !== undefined) sizes.set(key, (sizes.get(key) ?? 0) + 1);
   }
   let pairs = 0;
   for (const n of sizes.values()) if (n <= maxBlockSize) pairs += (n * (n - 1)) / 2;
   if (pairs <= maxPairs) return rule;
   const share = maxPairs / pairs;
-  return {
-    name: `${rule.name} (${(share * 100).toPrecision(2)}% of blocks)`,
-    key: (r) => {
-      const key = rule.key(r);
-      return key !== undefined && hash53(key) / 2 ** 53 < share ? key : undefined;
-    },
-  };
+  return { name: `${rule.name} (${(share * 100).toPrecision(2)}% of blocks)`, parts: rule.parts, sample: share };
 }
 
 /** Candidate pairs scored by a model trained on them (see {@link scoreCandidates}). */

@@ -3,9 +3,12 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dateComparison, nameComparison } from '../../src/link/comparisons.ts';
 import { evaluateFebrl, readFebrl } from '../../src/link/febrl.ts';
+import { blockOn } from '../../src/link/evaluate.ts';
 import {
+  blockingKey,
   candidatePairs,
   estimateM,
+  fieldPart,
   gammaOf,
   pairQuality,
   sampledRule,
@@ -14,8 +17,10 @@ import {
   termFrequencyTables,
   termFrequencyWeight,
   trainModel,
+  type BlockingRule,
   type Comparison,
   type Gamma,
+  type KeyPart,
   type LinkModel,
 } from '../../src/link/model.ts';
 import { COUNCIL_BLOCKING } from '../../src/link/council.ts';
@@ -42,13 +47,45 @@ describe('blocking', () => {
       { a: '2', b: 'x' },
       { a: '1', b: 'x' },
     ];
-    const rules = [
-      { name: 'a', key: (r: Record<string, string>) => r.a },
-      { name: 'b', key: (r: Record<string, string>) => r.b },
-    ];
+    const rules = [blockOn('a'), blockOn('b')];
     const { pairs, byRule } = candidatePairs(rules, records, records, { dedupe: true });
     expect(Array.from({ length: pairs.length }, (_, n) => `${pairs.left[n]}-${pairs.right[n]}`).sort()).toEqual(['0-1', '0-2', '0-3', '1-3', '2-3']);
     expect(byRule).toEqual({ a: 3, b: 2 }); // 0-3 agrees on both rules and is counted under the first
+  });
+
+  it('pairs exactly the records whose keys agree under some rule, for keys of several parts, shared parts and sampled rules', () => {
+    const rng = new Rng(5);
+    const pick = (values: string[]) => values[rng.int(0, values.length - 1)]!;
+    const records = Array.from({ length: 400 }, () => ({ a: pick(['', 'x', 'y', 'z']), b: pick(['', 'p', 'q', 'r', 's', 'p|x']), c: pick(['', '1', '2']) }));
+    const firstOfB: KeyPart = (r) => (r.b ? r.b[0] : undefined);
+    const rules: BlockingRule[] = [
+      blockOn('a', 'b', 'c'),
+      { name: 'first of b + c', parts: [firstOfB, fieldPart('c')] },
+      { ...blockOn('c', 'a'), sample: 0.5 },
+      blockOn('b'),
+    ];
+    const { pairs, byRule } = candidatePairs(rules, records, records, { dedupe: true });
+    const expected: string[] = [];
+    const expectedByRule: Record<string, number> = Object.fromEntries(rules.map((r) => [r.name, 0]));
+    for (let i = 0; i < records.length; i++) {
+      for (let j = i + 1; j < records.length; j++) {
+        const rule = rules.find((r) => {
+          const key = blockingKey(r, records[i]!);
+          return key !== undefined && key === blockingKey(r, records[j]!);
+        });
+        if (!rule) continue;
+        expected.push(`${i}-${j}`);
+        expectedByRule[rule.name]!++;
+      }
+    }
+    expect(Array.from({ length: pairs.length }, (_, n) => `${pairs.left[n]}-${pairs.right[n]}`).sort()).toEqual(expected.sort());
+    expect(byRule).toEqual(expectedByRule);
+    expect(expectedByRule['c+a']).toBeGreaterThan(0);
+    // The sampled rule keeps some blocks and not others.
+    const sampledKeys = new Set(records.map((r) => blockingKey(rules[2]!, r)).filter((k) => k !== undefined));
+    const allKeys = new Set(records.map((r) => blockingKey(blockOn('c', 'a'), r)).filter((k) => k !== undefined));
+    expect(sampledKeys.size).toBeGreaterThan(0);
+    expect(sampledKeys.size).toBeLessThan(allKeys.size);
   });
 });
 
@@ -68,7 +105,7 @@ describe('council blocking', () => {
 });
 
 describe('training blocking', () => {
-  const byDay = { name: 'day', key: (r: Record<string, string>) => r.day || undefined };
+  const byDay = blockOn('day');
   // 200 blocks of 10 records: 9,000 pairs.
   const records = Array.from({ length: 2000 }, (_, i) => ({ day: `d${i % 200}`, name: `n${i}` }));
 
@@ -89,8 +126,8 @@ describe('training blocking', () => {
     const rng = new Rng(11);
     const people = Array.from({ length: 300 }, (_, i) => ({ forename: `f${i % 40}x${rng.int(0, 9)}`, surname: `s${i}`, dob: `20${String(10 + (i % 9)).padStart(2, '0')}0${1 + (i % 9)}1${i % 10}` }));
     const left = [...people, ...people.slice(0, 100).map((p) => ({ ...p }))];
-    const blocking = [{ name: 'surname', key: (r: Record<string, string>) => r.surname || undefined }];
-    const training = { rules: [{ name: 'dob', key: (r: Record<string, string>) => r.dob || undefined }], maxPairs: 1e9 };
+    const blocking = [blockOn('surname')];
+    const training = { rules: [blockOn('dob')], maxPairs: 1e9 };
     const sessions = [{ fix: ['surname'] }, { fix: ['dob'], from: 'training' as const }];
     const plain = scoreCandidates({ comparisons, blocking, left, sessions });
     const trained = scoreCandidates({ comparisons, blocking, training, left, sessions });
