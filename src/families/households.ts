@@ -109,15 +109,26 @@ const dayOf = (iso: string) => Date.parse(`${iso}T00:00:00Z`) / DAY_MS;
 export class DwellingResolver {
   readonly #uprnOf = new Map<string, string>();
   readonly #withPostcode = new Map<string, string | null>();
+  /** Keys of each address and postcode as written: members of a household share them, and each is read twice. */
+  readonly #parsed = new Map<string, Map<string, { key: string | null; loose: string | null }>>();
   unplaced = 0;
+
+  #keysOf(address: string | null, postcode: string | null): { key: string | null; loose: string | null } {
+    let byPostcode = this.#parsed.get(address ?? '');
+    if (!byPostcode) this.#parsed.set(address ?? '', (byPostcode = new Map()));
+    let keys = byPostcode.get(postcode ?? '');
+    if (!keys) {
+      const d = parseDwelling(address, postcode);
+      byPostcode.set(postcode ?? '', (keys = { key: d.postcode === '' ? null : dwellingKey(d), loose: dwellingKeyWithoutPostcode(d) }));
+    }
+    return keys;
+  }
 
   constructor(observations: Iterable<{ uprn: string | null; address: string | null; postcode: string | null; records: number }>) {
     const uprnCounts = new Map<string, Map<string, number>>();
     for (const o of observations) {
-      const d = parseDwelling(o.address, o.postcode);
-      const key = d.postcode === '' ? null : dwellingKey(d);
+      const { key, loose } = this.#keysOf(o.address, o.postcode);
       if (key === null) continue;
-      const loose = dwellingKeyWithoutPostcode(d);
       if (loose !== null) {
         const seen = this.#withPostcode.get(loose);
         if (seen === undefined) this.#withPostcode.set(loose, key);
@@ -146,12 +157,9 @@ export class DwellingResolver {
   resolve(uprn: string | null, address: string | null, postcode: string | null): string | null {
     const u = (uprn ?? '').trim();
     if (u !== '') return `U:${u}`;
-    const d = parseDwelling(address, postcode);
-    let key = d.postcode === '' ? null : dwellingKey(d);
-    if (key === null) {
-      const loose = dwellingKeyWithoutPostcode(d);
-      key = loose === null ? null : (this.#withPostcode.get(loose) ?? null);
-    }
+    const parsed = this.#keysOf(address, postcode);
+    let key = parsed.key;
+    if (key === null) key = parsed.loose === null ? null : (this.#withPostcode.get(parsed.loose) ?? null);
     if (key === null) {
       if ((address ?? '').trim() !== '') this.unplaced++;
       return null;

@@ -322,22 +322,28 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
   const { profiles, recordsOf, recordCount, linkageKeys } = await loadProfiles(session);
   log.info({ records: recordCount, profiles: profiles.length }, 'records loaded');
 
-  // What earlier runs linked: each record's person, and the hash of its fields then.
-  const previousRows = await sql<{ source: string; record_id: string; person_id: number; linkage_key: string | null }>`
-    SELECT source, record_id, person_id::int AS person_id, linkage_key::text AS linkage_key FROM core.person_record`.execute(k);
+  // What earlier runs linked: each record's person, and the hash of its fields then. Read over a
+  // cursor: the whole result (1.9M row objects at 1x) held at once was most of a monthly run's peak.
   const previous = new Map<string, number>();
-  const previousKey = new Map<string, string | null>();
-  for (const r of previousRows.rows) {
-    const key = recordKey(r.source, r.record_id);
-    previous.set(key, r.person_id);
-    previousKey.set(key, r.linkage_key);
+  const previousKey = new Map<string, number | null>();
+  await sql`DECLARE previous_records NO SCROLL CURSOR FOR
+    SELECT source, record_id, person_id::int AS person_id, linkage_key FROM core.person_record`.execute(k);
+  for (;;) {
+    const { rows } = await sql<{ source: string; record_id: string; person_id: number; linkage_key: number | null }>`
+      FETCH ${sql.raw(String(RECORD_FETCH))} FROM previous_records`.execute(k);
+    for (const r of rows) {
+      const key = recordKey(r.source, r.record_id);
+      previous.set(key, r.person_id);
+      previousKey.set(key, r.linkage_key);
+    }
+    if (rows.length < RECORD_FETCH) break;
   }
-  previousRows.rows.length = 0;
+  await sql`CLOSE previous_records`.execute(k);
   // A profile is fresh when any of its records is new or was linked with other fields.
   const fresh = new Uint8Array(profiles.length);
   let freshProfiles = 0;
   recordsOf.forEach((keys, p) => {
-    const linkageKey = String(linkageKeys[p]);
+    const linkageKey = linkageKeys[p]!;
     if (keys.some((key) => !previous.has(key) || previousKey.get(key) !== linkageKey)) {
       fresh[p] = 1;
       freshProfiles++;
@@ -459,10 +465,10 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
   function* changedRecords(): Generator<CopyCell[]> {
     for (let p = 0; p < profiles.length; p++) {
       const personId = personIdOf[clusterIndex.get(clusterOf[p]!)!]!;
-      const linkageKey = String(linkageKeys[p]);
+      const linkageKey = linkageKeys[p]!;
       for (const key of recordsOf[p]!) {
         if (previous.get(key) === personId && previousKey.get(key) === linkageKey) continue;
-        yield [...splitRecordKey(key), personId, linkageKey, ctx.runId];
+        yield [...splitRecordKey(key), personId, String(linkageKey), ctx.runId];
       }
     }
   }
