@@ -154,8 +154,17 @@ async function loadIdentities(k: Kysely<any>, personIds: number[]): Promise<Map<
   return identities;
 }
 
+export interface FamiliesOptions {
+  /**
+   * The run's reference date (`run --as-of`), `YYYY-MM-DD`: memberships that end in this run end
+   * on the data date but never after it. Extracts carry dates after the month they describe (a
+   * planned end of a spell), and a membership must not be recorded as ending in the future.
+   */
+  asOf?: string;
+}
+
 /** Run the families stage inside the caller's transaction. */
-export async function buildFamilies(session: DbSession, ctx: RunContext): Promise<FamiliesSummary> {
+export async function buildFamilies(session: DbSession, ctx: RunContext, opts: FamiliesOptions = {}): Promise<FamiliesSummary> {
   const log = ctx.logger.child({ stage: 'families' });
   const k = session.kysely;
   await sql`SELECT pg_advisory_xact_lock(7425114101)`.execute(k);
@@ -194,12 +203,14 @@ export async function buildFamilies(session: DbSession, ctx: RunContext): Promis
   const identities = await loadIdentities(k, [...new Set([...candidates.keys(), ...register.map((r) => r.personId)])]);
   const grouping = grouper.group(identities);
   const { households } = grouping;
-  // The data date: the latest date the extracts speak of, so a rerun on the same data dates history the same.
+  // The data date: the latest date the extracts speak of (not after the as-of date), so a rerun on
+  // the same data dates history the same.
   let dataDate = '0001-01-01';
   for (const o of observations) {
     const latest = o.last === OPEN_ENDED ? o.first : o.last;
     if (latest > dataDate) dataDate = latest;
   }
+  if (opts.asOf !== undefined && dataDate > opts.asOf) dataDate = opts.asOf;
 
   const previousRows = await sql<{ person_id: number; family_id: number }>`
     SELECT person_id::int AS person_id, family_id::int AS family_id FROM core.family_member WHERE left_run IS NULL`.execute(k);

@@ -78,7 +78,7 @@ export interface MatchAndGroupSummary {
  * Link the current extracts' person records into people, then group people into families, in
  * one transaction (a failure leaves both as they were).
  */
-export async function matchAndGroup(ctx: RunContext, opts: { threshold?: number; full?: boolean } = {}): Promise<MatchAndGroupSummary> {
+export async function matchAndGroup(ctx: RunContext, opts: { threshold?: number; full?: boolean; asOf?: string } = {}): Promise<MatchAndGroupSummary> {
   const { matchPeople } = await import('./stage.ts');
   const { buildFamilies } = await import('../families/index.ts');
   return ctx.db.transaction(async (session) => {
@@ -86,7 +86,7 @@ export async function matchAndGroup(ctx: RunContext, opts: { threshold?: number;
       ...(opts.threshold === undefined ? {} : { threshold: opts.threshold }),
       ...(opts.full ? { full: true } : {}),
     });
-    const families = await buildFamilies(session, ctx);
+    const families = await buildFamilies(session, ctx, opts.asOf === undefined ? {} : { asOf: opts.asOf });
     return { people, families };
   });
 }

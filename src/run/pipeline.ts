@@ -103,7 +103,7 @@ export async function runPipeline(opts: RunPipelineOptions): Promise<CommandRepo
         return { summary: { ingest, seconds, stages: [{ stage: 'match', status: 'skipped (--stop-after ingest)' }] }, exitCode: ExitCode.ok };
       }
       const matchStarted = performance.now();
-      const match = await matchAndGroup(ctx, opts.fullMatch ? { full: true } : {});
+      const match = await matchAndGroup(ctx, { asOf, ...(opts.fullMatch ? { full: true } : {}) });
       const familiesCsv = await writeFamiliesCsv(ctx.db, opts.out);
       await recordOutput(ctx, familiesCsv.file, { kind: 'families' });
       seconds.match = (performance.now() - matchStarted) / 1000;

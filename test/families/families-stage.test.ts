@@ -18,11 +18,11 @@ type Row = Record<string, string>;
 const readCsv = async (file: string) => parse(await readFile(file), { columns: true, bom: true }) as Row[];
 const writeCsv = async (file: string, rows: Row[]) => writeFile(file, stringify(rows, { header: true, columns: Object.keys(rows[0]!) }));
 
-async function ingestAndMatch(t: TestDatabase, dir: string) {
+async function ingestAndMatch(t: TestDatabase, dir: string, opts: { asOf?: string } = {}) {
   const ingestRun = await testRun(t.db, 'run');
   await ingestExtracts(ingestRun, { files: await discoverExtracts(dir), today: TODAY });
   const ctx = await testRun(t.db, 'match');
-  return { ...(await matchAndGroup(ctx)), runId: ctx.runId };
+  return { ...(await matchAndGroup(ctx, opts)), runId: ctx.runId };
 }
 
 /** Each current record's person and family: `source|record_id` -> [person_id, family_id]. */
@@ -133,7 +133,8 @@ describe(`two consecutive monthly runs on ${mainBackend()}`, () => {
     })!;
     const [, newFamily] = before.get(`attendance|${destination.record_id}`)!;
 
-    // November: the mover's new spell at the destination's home; a new term for a pupil.
+    // November: the mover's new spell at the destination's home; a new term for a pupil, the
+    // current one, which ends after the as-of date.
     await writeCsv(path.join(november, 'employment.csv'), [
       ...employment,
       { ...mover, record_id: 'DWP90000001', address: destination.address!, postcode: destination.postcode!, uprn: destination.uprn!, start_date: '2026-10-05', end_date: '' },
@@ -141,10 +142,10 @@ describe(`two consecutive monthly runs on ${mainBackend()}`, () => {
     const pupil = attendance.find((r) => r.term_end === '2026-07-21' && r.person_ref !== '')!;
     await writeCsv(path.join(november, 'attendance.csv'), [
       ...attendance,
-      { ...pupil, record_id: 'ATT90000001', term_start: '2026-09-02', term_end: '2026-10-23', sessions_possible: '76', sessions_authorised: '2', sessions_unauthorised: '0' },
+      { ...pupil, record_id: 'ATT90000001', term_start: '2026-09-02', term_end: '2026-12-18', sessions_possible: '76', sessions_authorised: '2', sessions_unauthorised: '0' },
     ]);
 
-    const second = await ingestAndMatch(t, november);
+    const second = await ingestAndMatch(t, november, { asOf: '2026-10-31' });
     const after = await placements(t);
     // November is linked incrementally: only the corrected, moved and added records' profiles are
     // scored, with October's model; everyone else keeps their person without being compared again.
@@ -171,13 +172,14 @@ describe(`two consecutive monthly runs on ${mainBackend()}`, () => {
     const register = await sql<{ case_ref: string; family_id: number }>`SELECT case_ref, family_id::int AS family_id FROM core.family WHERE case_ref IS NOT NULL ORDER BY 1`.execute(t.db.kysely);
     expect(register.rows).toHaveLength(first.families.attachedFamilies);
 
-    // The membership history: the old family left on November's data date, the new one joined.
+    // The membership history: the old family left on November's data date (the new term ends in
+    // December, after the as-of date, so the as-of date), the new one joined.
     const history = await sql<{ family_id: number; joined_run: number; left_run: number | null; left_on: string | null; joined_on: string | null }>`
       SELECT family_id::int AS family_id, joined_run::int AS joined_run, left_run::int AS left_run, to_char(left_on, 'YYYY-MM-DD') AS left_on,
              to_char(joined_on, 'YYYY-MM-DD') AS joined_on
       FROM core.family_member WHERE person_id = ${moverId} ORDER BY joined_run`.execute(t.db.kysely);
     expect(history.rows).toEqual([
-      { family_id: oldFamily, joined_run: expect.any(Number), left_run: second.runId, left_on: expect.stringMatching(/^2026-1[01]-\d\d$/), joined_on: expect.any(String) },
+      { family_id: oldFamily, joined_run: expect.any(Number), left_run: second.runId, left_on: '2026-10-31', joined_on: expect.any(String) },
       { family_id: newFamily, joined_run: second.runId, left_run: null, left_on: null, joined_on: expect.any(String) },
     ]);
   });
