@@ -286,7 +286,13 @@ export class HouseholdGrouper {
     this.#maxResidents = opts.maxResidents ?? 15;
     this.#tolerance = opts.overlapToleranceDays ?? 730;
     this.#careGroups = careGroups;
-    this.#resolver = new DwellingResolver([...observations, ...register.map((r) => ({ ...r, records: 1 }))]);
+    // Iterated, not copied: at 1x there are 1.4M observations.
+    this.#resolver = new DwellingResolver(
+      (function* () {
+        yield* observations;
+        for (const r of register) yield { ...r, records: 1 };
+      })(),
+    );
     this.#people = new Set(people);
 
     // The register family of each register person: the latest attachment wins.
