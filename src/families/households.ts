@@ -307,16 +307,33 @@ export class HouseholdGrouper {
     }
     this.#registerConflicts = conflicted.size;
 
-    // Each person's stays at each dwelling.
-    const staysOf = new Map<number, Map<string, Stay>>();
-    for (const o of observations) {
+    // Each person's stays at each dwelling, one person at a time (the families stage reads
+    // observations ordered by person; others are put in that order here), so that only the
+    // current home's stay is kept: not a map of stays for each of 600k people at 1x.
+    let order: number[] | undefined;
+    for (let n = 1; n < observations.length; n++) {
+      if (observations[n]!.personId < observations[n - 1]!.personId) {
+        order = [...observations.keys()].sort((x, y) => observations[x]!.personId - observations[y]!.personId || x - y);
+        break;
+      }
+    }
+    let personId = Number.NaN;
+    let stays = new Map<string, Stay>();
+    const settle = () => {
+      if (stays.size > 0) this.#settleHome(personId, stays);
+      stays = new Map();
+    };
+    for (let n = 0; n < observations.length; n++) {
+      const o = observations[order ? order[n]! : n]!;
+      if (o.personId !== personId) {
+        settle();
+        personId = o.personId;
+      }
       this.#people.add(o.personId);
       const seen = this.#firstSeen.get(o.personId);
       if (seen === undefined || o.first < seen) this.#firstSeen.set(o.personId, o.first);
       const key = this.#resolver.resolve(o.uprn, o.address, o.postcode);
       if (key === null) continue;
-      let stays = staysOf.get(o.personId);
-      if (!stays) staysOf.set(o.personId, (stays = new Map()));
       const stay = stays.get(key);
       if (!stay) stays.set(key, { first: o.first, last: o.last, latestStart: o.first, records: o.records });
       else {
@@ -326,23 +343,27 @@ export class HouseholdGrouper {
         stay.records += o.records;
       }
     }
-    // Current home: the register's address for a register person (other systems may lag), else
-    // the dwelling of the person's latest record.
-    for (const [personId, stays] of staysOf) {
-      const entry = this.#registerOf.get(personId);
-      let home = entry ? this.#resolver.resolve(entry.uprn, entry.address, entry.postcode) : null;
-      if (home === null || !stays.has(home)) {
-        home = null;
-        let best: Stay | undefined;
-        for (const [key, stay] of stays) {
-          if (!best || newer(stay, key, best, home!)) {
-            best = stay;
-            home = key;
-          }
+    settle();
+  }
+
+  /**
+   * A person's current home from their stays: the register's address for a register person
+   * (other systems may lag), else the dwelling of the person's latest record.
+   */
+  #settleHome(personId: number, stays: ReadonlyMap<string, Stay>): void {
+    const entry = this.#registerOf.get(personId);
+    let home = entry ? this.#resolver.resolve(entry.uprn, entry.address, entry.postcode) : null;
+    if (home === null || !stays.has(home)) {
+      home = null;
+      let best: Stay | undefined;
+      for (const [key, stay] of stays) {
+        if (!best || newer(stay, key, best, home!)) {
+          best = stay;
+          home = key;
         }
       }
-      if (home !== null) this.#homeOf.set(personId, { home, stay: stays.get(home)! });
     }
+    if (home !== null) this.#homeOf.set(personId, { home, stay: stays.get(home)! });
   }
 
   /** People not on the register whose home is a register person's home, with those register people. */

@@ -86,6 +86,22 @@ describe('grouping people into households', () => {
     expect(g.households[1]!.members[0]!.basis).toBe('alone');
   });
 
+  it('groups the same whatever order the observations come in (one person\'s rows apart included)', () => {
+    const observations = [
+      obs(1, '5 Elm Road', '2024-01-01', '2025-01-01'),
+      obs(1, '9 Oak Road', '2025-06-01', '2026-06-01'),
+      obs(2, '5 Elm Road', '2024-01-01', '2026-06-01'),
+      obs(3, '9 Oak Road', '2025-01-01', '2026-06-01'),
+      obs(4, '5 ELM RD', '2025-03-01', '2026-01-01'),
+      obs(4, '12 Ash Way', '2023-01-01', '2024-01-01'),
+    ];
+    const inOrder = groupHouseholds([1, 2, 3, 4], observations, [], []);
+    expect(membersOf(inOrder.households)).toEqual([[1, 3], [2, 4]]);
+    for (const shuffled of [[...observations].reverse(), [observations[5]!, observations[1]!, observations[3]!, observations[0]!, observations[4]!, observations[2]!]]) {
+      expect(groupHouseholds([1, 2, 3, 4], shuffled, [], [])).toEqual(inOrder);
+    }
+  });
+
   it('uses each person\'s current home: someone who moved is with the people at the new address', () => {
     const g = groupHouseholds(
       [1, 2, 3],
