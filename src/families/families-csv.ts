@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { stringify } from 'csv-stringify';
 import { sql } from 'kysely';
+import { cursorPages } from '../db/cursor.ts';
 import type { Database } from '../db/index.ts';
 import { currentPersonRecordsSql } from '../link/records.ts';
 import { spreadsheetSafe } from '../util/spreadsheet.ts';
@@ -31,22 +32,19 @@ export async function writeFamiliesCsv(db: Database, outDir: string): Promise<{ 
   try {
     await db.transaction(async (session) => {
       const k = session.kysely;
-      await sql`DECLARE families_out NO SCROLL CURSOR FOR
+      const placed = sql`
         SELECT m.family_id::text AS family_id, COALESCE(m.case_ref, '') AS case_ref, pr.person_id::text AS person_id, pr.source, pr.record_id
         FROM (${sql.raw(currentRecords)}) r
         JOIN core.person_record pr ON pr.source = r.source AND pr.record_id = r.record_id
         JOIN core.current_family_member m ON m.person_id = pr.person_id
-        ORDER BY m.family_id, pr.person_id, pr.source, pr.record_id`.execute(k);
-      for (;;) {
-        const page = await sql<{ family_id: string; case_ref: string; person_id: string; source: string; record_id: string }>`
-          FETCH ${sql.raw(String(FETCH_ROWS))} FROM families_out`.execute(k);
-        for (const r of page.rows) {
+        ORDER BY m.family_id, pr.person_id, pr.source, pr.record_id`;
+      type Placed = { family_id: string; case_ref: string; person_id: string; source: string; record_id: string };
+      for await (const page of cursorPages<Placed>(k, 'families_out', placed, FETCH_ROWS)) {
+        for (const r of page) {
           if (!csv.write([r.family_id, spreadsheetSafe(r.case_ref), r.person_id, r.source, spreadsheetSafe(r.record_id)])) await once(csv, 'drain');
         }
-        rows += page.rows.length;
-        if (page.rows.length < FETCH_ROWS) break;
+        rows += page.length;
       }
-      await sql`CLOSE families_out`.execute(k);
     });
     csv.end();
     await once(out, 'close');

@@ -473,6 +473,16 @@ interface NumberedPart {
   values: number;
 }
 
+/** The number of `value` among `numbers`, numbering it next (0, 1, 2, ...) when new. */
+function denseNumber<K>(numbers: Map<K, number>, value: K): number {
+  let n = numbers.get(value);
+  if (n === undefined) {
+    n = numbers.size;
+    numbers.set(value, n);
+  }
+  return n;
+}
+
 function numberPart(part: KeyPart, left: readonly LinkRecord[], right: readonly LinkRecord[]): NumberedPart {
   const numbers = new Map<string, number>();
   // Plain loops: Int32Array.from(records, fn) goes through the iterator protocol, twice as slow.
@@ -480,16 +490,7 @@ function numberPart(part: KeyPart, left: readonly LinkRecord[], right: readonly 
     const ids = new Int32Array(records.length);
     for (let i = 0; i < records.length; i++) {
       const value = part(records[i]!);
-      if (!value) {
-        ids[i] = -1;
-        continue;
-      }
-      let n = numbers.get(value);
-      if (n === undefined) {
-        n = numbers.size;
-        numbers.set(value, n);
-      }
-      ids[i] = n;
+      ids[i] = value ? denseNumber(numbers, value) : -1;
     }
     return ids;
   };
@@ -513,18 +514,8 @@ function numberRule(rule: BlockingRule, partNumbers: (part: KeyPart) => Numbered
       for (let i = 0; i < a.length; i++) {
         const x = a[i]!;
         const y = b[i]!;
-        if (x < 0 || y < 0) {
-          ids[i] = -1;
-          continue;
-        }
         // Exact: both are below a few million, so the product stays far under 2^53.
-        const combined = x * next.values + y;
-        let n = numbers.get(combined);
-        if (n === undefined) {
-          n = numbers.size;
-          numbers.set(combined, n);
-        }
-        ids[i] = n;
+        ids[i] = x < 0 || y < 0 ? -1 : denseNumber(numbers, x * next.values + y);
       }
       return ids;
     };

@@ -4,6 +4,7 @@ import type { RunContext } from '../run/context.ts';
 import { batches } from '../util/batches.ts';
 import { hash53 } from '../util/hash.ts';
 import { copyRows, nextIds, type CopyCell } from '../db/copy-rows.ts';
+import { cursorPages } from '../db/cursor.ts';
 import { clusterMembers, pairGuard, type CandidateLink, type ClusterMember } from './clusters.ts';
 import { candidatePairs, gammaAt, gammaTable, probabilityOf, scoreCandidates, scorePair, scoreWeights, type LinkModel, type LinkRecord } from './model.ts';
 import { parseStoredModel } from './breakdown.ts';
@@ -195,14 +196,10 @@ const RECORD_FETCH = 50_000;
 export async function loadProfiles(session: DbSession): Promise<Profiles> {
   const k = session.kysely;
   const columns = "record_id, person_ref, forename, surname, to_char(dob, 'YYYY-MM-DD') AS dob, sex, address, postcode, uprn";
-  await sql`DECLARE person_records NO SCROLL CURSOR FOR ${sql.raw(currentPersonRecordsSql(columns))}`.execute(k);
   const builder = new ProfileBuilder();
-  for (;;) {
-    const { rows } = await sql<LoadedRecord>`FETCH ${sql.raw(String(RECORD_FETCH))} FROM person_records`.execute(k);
+  for await (const rows of cursorPages<LoadedRecord>(k, 'person_records', sql.raw(currentPersonRecordsSql(columns)), RECORD_FETCH)) {
     for (const row of rows) builder.add(row);
-    if (rows.length < RECORD_FETCH) break;
   }
-  await sql`CLOSE person_records`.execute(k);
   return inFixedOrder(builder);
 }
 
@@ -326,19 +323,15 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
   // cursor: the whole result (1.9M row objects at 1x) held at once was most of a monthly run's peak.
   const previous = new Map<string, number>();
   const previousKey = new Map<string, number | null>();
-  await sql`DECLARE previous_records NO SCROLL CURSOR FOR
-    SELECT source, record_id, person_id::int AS person_id, linkage_key FROM core.person_record`.execute(k);
-  for (;;) {
-    const { rows } = await sql<{ source: string; record_id: string; person_id: number; linkage_key: number | null }>`
-      FETCH ${sql.raw(String(RECORD_FETCH))} FROM previous_records`.execute(k);
+  const previousRecords = sql`SELECT source, record_id, person_id::int AS person_id, linkage_key FROM core.person_record`;
+  type PreviousRecord = { source: string; record_id: string; person_id: number; linkage_key: number | null };
+  for await (const rows of cursorPages<PreviousRecord>(k, 'previous_records', previousRecords, RECORD_FETCH)) {
     for (const r of rows) {
       const key = recordKey(r.source, r.record_id);
       previous.set(key, r.person_id);
       previousKey.set(key, r.linkage_key);
     }
-    if (rows.length < RECORD_FETCH) break;
   }
-  await sql`CLOSE previous_records`.execute(k);
   // A profile is fresh when any of its records is new or was linked with other fields.
   const fresh = new Uint8Array(profiles.length);
   let freshProfiles = 0;
