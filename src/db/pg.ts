@@ -1,6 +1,6 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
-import { from as copyFromStream } from 'pg-copy-streams';
+import { from as copyFromStream, to as copyToStream } from 'pg-copy-streams';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { BINARY_COPY_HEADER, BINARY_COPY_TRAILER } from './binary-copy.ts';
@@ -64,6 +64,10 @@ function sessionOn(client: pg.PoolClient): DbSession {
         if (binary) yield BINARY_COPY_TRAILER;
       }
       await pipeline(Readable.from(framed(), { highWaterMark: 1 }), client.query(copyFromStream(`${copySql} FROM STDIN${binary ? ' (FORMAT binary)' : ''}`)));
+    },
+    async *copyTo(query, options = '') {
+      const stream = client.query(copyToStream(`COPY (${query}) TO STDOUT ${options}`));
+      for await (const chunk of stream) yield chunk as Buffer;
     },
   };
 }

@@ -172,6 +172,13 @@ export async function openPglite(
       if (pending.length > 0) await copy([pending]);
       if (parts.length > 0) await copyBinary(parts);
     },
+    async *copyTo(query, options = '') {
+      const { blob } = await pglite.query(`COPY (${query}) TO '/dev/blob' ${options}`);
+      if (!blob) return;
+      // Handed on in slices, so a reader decodes a few MB at a time, not one huge string.
+      const bytes = new Uint8Array(await blob.arrayBuffer());
+      for (let at = 0; at < bytes.length; at += PGLITE_COPY_BLOB_CHARS) yield bytes.subarray(at, at + PGLITE_COPY_BLOB_CHARS);
+    },
   };
 
   async function session<T>(fn: (s: DbSession) => Promise<T>): Promise<T> {

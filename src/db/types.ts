@@ -18,6 +18,14 @@ export interface DbSession {
    * session adds them), and each chunk must end at the end of a tuple.
    */
   copyFrom(copySql: string, data: string | AsyncIterable<string> | AsyncIterable<Uint8Array>): Promise<void>;
+  /**
+   * Run `COPY (query) TO STDOUT` in PostgreSQL's text format and yield its bytes as they come:
+   * rows never become objects, which for millions of rows costs more than the query. On a server
+   * the output streams over the connection; embedded, PGlite hands over the whole output at once.
+   * `query` is a SELECT without parameters. Read the bytes with `copyTextRows` (copy-out.ts).
+   * `options` are COPY's own, in parentheses: `(FORMAT csv, HEADER)` writes a CSV file as it is.
+   */
+  copyTo(query: string, options?: string): AsyncIterable<Uint8Array>;
 }
 
 /** Where the data lives: a PostgreSQL server, or PostgreSQL embedded in this process (PGlite). */

@@ -1,6 +1,7 @@
 import damerauLevenshtein from 'talisman/metrics/damerau-levenshtein.js';
 import jaroWinkler from 'talisman/metrics/jaro-winkler.js';
-import type { Comparison, ComparisonLevel, LinkRecord } from './model.ts';
+import { levelsByValue, MISSING } from './columns.ts';
+import { levelOf, type Comparison, type ComparisonLevel, type LinkRecord } from './model.ts';
 import { sameNameFamily } from './nicknames.ts';
 
 /**
@@ -73,7 +74,29 @@ export function nameComparison(field: string, opts: NameComparisonOptions = {}):
     if (nicknameAfter === band) levels.push(nickname(field));
   }
   levels.push(otherwise);
-  return { name: field, isNull: missing(field), levels, ...(opts.termFrequency ? { termFrequency: { field, level: 0 } } : {}) };
+  const comparison: Comparison = { name: field, isNull: missing(field), levels, ...(opts.termFrequency ? { termFrequency: { field, level: 0 } } : {}) };
+  // Over columns: null, exact and swapped by value numbers; the levels after those read this field
+  // alone, so they are worked out once per pair of distinct names.
+  const fuzzyFrom = other ? 2 : 1;
+  const fuzzy: Comparison = { name: field, isNull: () => false, levels: levels.slice(fuzzyFrom) };
+  comparison.prepare = (columns) => {
+    const { left: x, right: y, values } = columns.field(field);
+    const fuzzyLevel = levelsByValue(columns.field(field), (a, b) => fuzzyFrom + levelOf(fuzzy, { [field]: a }, { [field]: b }));
+    if (!other) return (i, j) => (x[i] === MISSING || y[j] === MISSING ? -1 : x[i] === y[j] ? 0 : fuzzyLevel(x[i]!, y[j]!));
+    const otherColumn = columns.field(other);
+    // Each value's number among the other field's values (-1: never there), so a swap is one comparison.
+    const asOther = Int32Array.from(values, (v) => (v ? (otherColumn.numberOf.get(v) ?? -1) : -1));
+    const otherRight = otherColumn.right;
+    return (i, j) => {
+      const a = x[i]!;
+      const b = y[j]!;
+      if (a === MISSING || b === MISSING) return -1;
+      if (a === b) return 0;
+      if (asOther[a] === otherRight[j]) return 1;
+      return fuzzyLevel(a, b);
+    };
+  };
+  return comparison;
 }
 
 /** A date as `YYYYMMDD` (or ISO with dashes removed): exact, day and month transposed, one edit, else. */
@@ -81,6 +104,7 @@ export function dateComparison(field: string): Comparison {
   const transposed = (v: string) => `${v.slice(0, 4)}${v.slice(6, 8)}${v.slice(4, 6)}`;
   return {
     name: field,
+    field,
     isNull: missing(field),
     levels: [
       exact(field),
@@ -94,15 +118,15 @@ export function dateComparison(field: string): Comparison {
 
 /** An identifier or code: exact, one edit (a mistyped digit or swapped pair), else. */
 export function idComparison(field: string): Comparison {
-  return { name: field, isNull: missing(field), levels: [exact(field), editsAtMost(field, 1), otherwise] };
+  return { name: field, field, isNull: missing(field), levels: [exact(field), editsAtMost(field, 1), otherwise] };
 }
 
 /** Free text such as a street or suburb: exact, Jaro-Winkler >= 0.9, else. */
 export function textComparison(field: string, band = 0.9): Comparison {
-  return { name: field, isNull: missing(field), levels: [exact(field), jaroAtLeast(field, band), otherwise] };
+  return { name: field, field, isNull: missing(field), levels: [exact(field), jaroAtLeast(field, band), otherwise] };
 }
 
 /** Exact or not. */
 export function exactComparison(field: string): Comparison {
-  return { name: field, isNull: missing(field), levels: [exact(field), otherwise] };
+  return { name: field, field, isNull: missing(field), levels: [exact(field), otherwise] };
 }

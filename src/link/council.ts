@@ -1,6 +1,7 @@
 import { dateComparison, exactComparison, nameComparison } from './comparisons.ts';
 import { blockOn } from './evaluate.ts';
 import soundex from 'talisman/phonetics/soundex.js';
+import { MISSING } from './columns.ts';
 import { fieldPart, type BlockingRule, type Comparison, type KeyPart, type TrainingSession } from './model.ts';
 
 /**
@@ -21,6 +22,21 @@ const location: Comparison = {
     { label: 'same postcode', test: (a, b) => !!a.postcode && a.postcode === b.postcode },
     { label: 'else', test: () => true },
   ],
+  // The same levels by value numbers (columns.ts): integer comparisons, no strings.
+  prepare: (columns) => {
+    const uprn = columns.field('uprn');
+    const postcode = columns.field('postcode');
+    const house = columns.field('houseNumber');
+    const [ua, ub, pa, pb, ha, hb] = [uprn.left, uprn.right, postcode.left, postcode.right, house.left, house.right];
+    return (i, j) => {
+      const p = pa[i]!;
+      const u = ua[i]!;
+      if ((p === MISSING && u === MISSING) || (pb[j] === MISSING && ub[j] === MISSING)) return -1;
+      if (u !== MISSING && u === ub[j]) return 0;
+      if (p === MISSING || p !== pb[j]) return 3;
+      return ha[i] !== MISSING && ha[i] === hb[j] ? 1 : 2;
+    };
+  },
 };
 
 /**
@@ -36,21 +52,6 @@ export const COUNCIL_COMPARISONS: Comparison[] = [
   exactComparison('sex'),
 ];
 
-/**
- * Soundex codes, worked out once per distinct name: blocking asks for them millions of times
- * over a few thousand names.
- */
-const soundexCodes = new Map<string, string>();
-function soundexOf(name: string): string {
-  let code = soundexCodes.get(name);
-  if (code === undefined) {
-    // A council has tens of thousands of names; the cap only guards a pathological extract.
-    if (soundexCodes.size > 1_000_000) soundexCodes.clear();
-    soundexCodes.set(name, (code = soundex(name)));
-  }
-  return code;
-}
-
 const dob = fieldPart('dob');
 const forename = fieldPart('forename');
 const surname = fieldPart('surname');
@@ -60,15 +61,18 @@ const surname = fieldPart('surname');
  * or day and month swapped), or the same name and day and month (the year mistyped). A name alone
  * grows quadratically with the council (every "Oliver Smith" against every other).
  */
-const birthYear: KeyPart = (r) => (r.dob && r.dob.length === 8 ? r.dob.slice(0, 4) : undefined);
-const birthDayAndMonth: KeyPart = (r) => (r.dob && r.dob.length === 8 ? r.dob.slice(4) : undefined);
+const birthYear: KeyPart = { fields: ['dob'], of: ([d]) => (d!.length === 8 ? d!.slice(0, 4) : undefined) };
+const birthDayAndMonth: KeyPart = { fields: ['dob'], of: ([d]) => (d!.length === 8 ? d!.slice(4) : undefined) };
 const nameAndBirth = (part: 'year' | 'day and month'): BlockingRule => ({
   name: `forename+surname+birth ${part}`,
   parts: [forename, surname, part === 'year' ? birthYear : birthDayAndMonth],
 });
 
 /** A postcode's sector (`AB12 3` of `AB12 3CD`): the postcode without its last two characters. */
-const sector: KeyPart = (r) => (r.postcode && r.postcode.length >= 5 ? r.postcode.slice(0, -2) : undefined);
+const sector: KeyPart = { fields: ['postcode'], of: ([p]) => (p!.length >= 5 ? p!.slice(0, -2) : undefined) };
+
+/** A name's Soundex code (`Robert` and `Rupert`: R163). */
+const sound = (field: string): KeyPart => ({ fields: [field], of: ([name]) => (name ? soundex(name) : undefined) });
 
 /**
  * The same date of birth and one more thing that rarely changes all at once: a name that sounds
@@ -80,14 +84,17 @@ const sector: KeyPart = (r) => (r.postcode && r.postcode.length >= 5 ? r.postcod
 const birthAnd = (what: string, part: KeyPart): BlockingRule => ({ name: `dob+${what}`, parts: [dob, part] });
 
 export const COUNCIL_BLOCKING: BlockingRule[] = [
-  birthAnd('forename sound', (r) => (r.forename ? soundexOf(r.forename) : undefined)),
-  birthAnd('surname sound', (r) => (r.surname ? soundexOf(r.surname) : undefined)),
+  birthAnd('forename sound', sound('forename')),
+  birthAnd('surname sound', sound('surname')),
   birthAnd('postcode sector', sector),
   // Forename and surname swapped (George Sharma and Sharma George), with no postcode to fall back on.
-  birthAnd('both names sound, either order', (r) => {
-    if (!r.forename || !r.surname) return undefined;
-    const [a, b] = [soundexOf(r.forename), soundexOf(r.surname)];
-    return a <= b ? `${a}|${b}` : `${b}|${a}`;
+  birthAnd('both names sound, either order', {
+    fields: ['forename', 'surname'],
+    of: ([forename, surname]) => {
+      if (!forename || !surname) return undefined;
+      const [a, b] = [soundex(forename), soundex(surname)];
+      return a <= b ? `${a}|${b}` : `${b}|${a}`;
+    },
   }),
   nameAndBirth('year'),
   nameAndBirth('day and month'),

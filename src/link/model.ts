@@ -1,5 +1,6 @@
 import { Rng } from '../synth/random.ts';
 import { hash53 } from '../util/hash.ts';
+import { columnsOf, forgetColumns, levelsByValue, PairNumbers, type RecordColumns } from './columns.ts';
 
 /**
  * Unsupervised Fellegi-Sunter linkage, independent of where records come from: a record is a
@@ -33,34 +34,50 @@ export interface Comparison {
    * rare name weighs more than agreeing on a common one.
    */
   termFrequency?: { field: string; level: number };
+  /**
+   * The one field `isNull` and the tests read, when they read one: the level is then a function of
+   * the two values, worked out once per pair of distinct values (see levelsByValue).
+   */
+  field?: string;
+  /**
+   * The comparison over numbered columns (see columns.ts), for speed: it must give, for every
+   * pair, the level `isNull` and `levels` give (-1 for null).
+   */
+  prepare?(columns: RecordColumns): PairLevel;
+}
+
+/** A comparison's level for records `i` (left) and `j` (right) of a task: an index into its levels, -1 for null. */
+export type PairLevel = (i: number, j: number) => number;
+
+/** The level `isNull` and `levels` give for two records, -1 for null. */
+export function levelOf(c: Comparison, a: LinkRecord, b: LinkRecord): number {
+  if (c.isNull(a, b)) return -1;
+  for (let l = 0; l < c.levels.length - 1; l++) if (c.levels[l]!.test(a, b)) return l;
+  return c.levels.length - 1;
+}
+
+/**
+ * The comparison as a level function over a task's columns, made once per task: its own
+ * `prepare`, or by values of its `field`, or else record by record.
+ */
+export function preparedLevel(c: Comparison, columns: RecordColumns): PairLevel {
+  return columns.once(c, (): PairLevel => {
+    if (c.prepare) return c.prepare(columns);
+    const { left, right } = columns;
+    const field = c.field;
+    if (field === undefined) return (i, j) => levelOf(c, left[i]!, right[j]!);
+    const column = columns.field(field);
+    const byValue = levelsByValue(column, (a, b) => levelOf(c, { [field]: a }, { [field]: b }));
+    const { left: x, right: y } = column;
+    return (i, j) => byValue(x[i]!, y[j]!);
+  });
 }
 
 /** The level of each comparison for a pair: an index into `levels`, or -1 for null. */
 export type Gamma = Int8Array;
 
 export function gammaOf(comparisons: readonly Comparison[], a: LinkRecord, b: LinkRecord): Gamma {
-  const g = new Int8Array(comparisons.length);
-  gammaInto(comparisons, a, b, g, 0);
-  return g;
-}
-
-/** Write a pair's levels into `g` at `offset` (no allocation). */
-function gammaInto(comparisons: readonly Comparison[], a: LinkRecord, b: LinkRecord, g: Int8Array, offset: number): void {
-  for (let k = 0; k < comparisons.length; k++) {
-    const c = comparisons[k]!;
-    if (c.isNull(a, b)) {
-      g[offset + k] = -1;
-      continue;
-    }
-    let level = c.levels.length - 1;
-    for (let l = 0; l < c.levels.length; l++) {
-      if (c.levels[l]!.test(a, b)) {
-        level = l;
-        break;
-      }
-    }
-    g[offset + k] = level;
-  }
+  return Int8Array.from(comparisons, (c) => levelOf(c, a, b));
 }
 
 /**
@@ -80,11 +97,16 @@ export interface PairList {
   right: Int32Array;
 }
 
-/** The levels of every pair in `pairs`. */
+/** The levels of every pair in `pairs` (the same as gammaOf gives, pair by pair). */
 export function gammaTable(comparisons: readonly Comparison[], left: readonly LinkRecord[], right: readonly LinkRecord[], pairs: PairList): GammaTable {
   const width = comparisons.length;
   const levels = new Int8Array(pairs.length * width);
-  for (let n = 0; n < pairs.length; n++) gammaInto(comparisons, left[pairs.left[n]!]!, right[pairs.right[n]!]!, levels, n * width);
+  const columns = columnsOf(left, right);
+  for (let k = 0; k < width; k++) {
+    // A comparison at a time: its columns and remembered levels stay in the processor's cache.
+    const level = preparedLevel(comparisons[k]!, columns);
+    for (let n = 0, at = k; n < pairs.length; n++, at += width) levels[at] = level(pairs.left[n]!, pairs.right[n]!);
+  }
   return { width, length: pairs.length, levels };
 }
 
@@ -289,7 +311,15 @@ export function scoreWeights(model: LinkModel, table: GammaTable, left: readonly
   const K = table.width;
   const prior = Math.log2(model.prior / (1 - model.prior));
   const weights = model.comparisons.map((c) => c.levels.map((l) => levelWeight(l)));
-  const tf = model.termFrequencies ? tfByComparison(model) : [];
+  const columns = columnsOf(left, right);
+  // The term-frequency adjustment of each value of an adjusted field, worked out once per value.
+  const tf = tfByComparison(model).map((t, k) => {
+    if (!t) return undefined;
+    const column = columns.field(t.table.field);
+    const u = model.comparisons[k]!.levels[t.table.level]!.u;
+    const adjustment = Float64Array.from(column.values, (value) => Math.log2(u / Math.max((t.counts.get(value) ?? 1) / Math.max(t.table.total, 1), t.table.minimum)));
+    return { level: t.table.level, valueOf: column.left, adjustment };
+  });
   const out = new Float64Array(table.length);
   for (let n = 0; n < table.length; n++) {
     let w = prior;
@@ -298,15 +328,10 @@ export function scoreWeights(model: LinkModel, table: GammaTable, left: readonly
       if (level < 0) continue;
       w += weights[k]![level]!;
       const t = tf[k];
-      if (t && level === t.table.level) {
-        const value = left[pairs.left[n]!]![t.table.field] ?? '';
-        const frequency = Math.max((t.counts.get(value) ?? 1) / Math.max(t.table.total, 1), t.table.minimum);
-        w += Math.log2(model.comparisons[k]!.levels[level]!.u / frequency);
-      }
+      if (t && level === t.level) w += t.adjustment[t.valueOf[pairs.left[n]!]!]!;
     }
     out[n] = w;
   }
-  void right;
   return out;
 }
 
@@ -337,14 +362,16 @@ export function estimateU(
   const pairs = opts.pairs ?? 200_000;
   const counts = comparisons.map((c) => new Float64Array(c.levels.length));
   const totals = new Float64Array(comparisons.length);
-  for (let i = 0; i < pairs; i++) {
-    const a = left[rng.int(0, left.length - 1)]!;
-    const b = right[rng.int(0, right.length - 1)]!;
-    if (a === b) continue;
-    const g = gammaOf(comparisons, a, b);
-    for (let k = 0; k < g.length; k++) {
-      if (g[k]! < 0) continue;
-      counts[k]![g[k]!]!++;
+  const columns = columnsOf(left, right);
+  const prepared = comparisons.map((c) => preparedLevel(c, columns));
+  for (let n = 0; n < pairs; n++) {
+    const i = rng.int(0, left.length - 1);
+    const j = rng.int(0, right.length - 1);
+    if (left[i] === right[j]) continue;
+    for (let k = 0; k < prepared.length; k++) {
+      const level = prepared[k]!(i, j);
+      if (level < 0) continue;
+      counts[k]![level]!++;
       totals[k]!++;
     }
   }
@@ -427,18 +454,24 @@ function estimateMOverPatterns(
 }
 
 /**
- * One part of a blocking key: a field of the record or something derived from it (a Soundex
- * code, a postcode sector); undefined or '' when the record has none.
+ * One part of a blocking key: a field of the record or something derived from some fields (a
+ * Soundex code, a postcode sector). Worked out once per distinct combination of the fields'
+ * values, not once per record.
  */
-export type KeyPart = (r: LinkRecord) => string | undefined;
+export interface KeyPart {
+  /** The fields it is worked out from. */
+  fields: readonly string[];
+  /** The part from the fields' values, in `fields` order (`''` for a missing field); undefined or `''` when the record has none. */
+  of(values: readonly string[]): string | undefined;
+}
 
 /** Candidate pairs from blocking rules OR-ed together: pairs that agree on any rule's key. */
 export interface BlockingRule {
   name: string;
   /**
    * The key is these parts together; a record missing any part is not blocked by the rule.
-   * Rules that use one part should share its function (see `fieldPart`): candidatePairs
-   * computes each part once per record.
+   * Rules that use one part should share the object (see `fieldPart`): candidatePairs numbers
+   * each part once.
    */
   parts: readonly KeyPart[];
   /** Keep only the blocks whose key hashes below this share of the 53-bit range (see sampledRule). */
@@ -447,18 +480,23 @@ export interface BlockingRule {
 
 const fieldParts = new Map<string, KeyPart>();
 
-/** The part that is a field's value as it stands; one function per field, so rules share it. */
+/** The part that is a field's value as it stands; one object per field, so rules share it. */
 export function fieldPart(field: string): KeyPart {
   let part = fieldParts.get(field);
-  if (!part) fieldParts.set(field, (part = (r) => r[field] || undefined));
+  if (!part) fieldParts.set(field, (part = { fields: [field], of: ([value]) => value || undefined }));
   return part;
+}
+
+/** The part of one record. */
+function partOf(part: KeyPart, r: LinkRecord): string | undefined {
+  return part.of(part.fields.map((field) => r[field] ?? ''));
 }
 
 /** A rule's key of a record as text (parts joined by `|`), or undefined when a part is missing. */
 export function blockingKey(rule: BlockingRule, r: LinkRecord): string | undefined {
   let key = '';
   for (let n = 0; n < rule.parts.length; n++) {
-    const value = rule.parts[n]!(r);
+    const value = partOf(rule.parts[n]!, r);
     if (!value) return undefined;
     key = n === 0 ? value : `${key}|${value}`;
   }
@@ -466,7 +504,7 @@ export function blockingKey(rule: BlockingRule, r: LinkRecord): string | undefin
   return key;
 }
 
-/** Each record's number for one part (-1: none), the same number for the same value on both sides. */
+/** Each record's number for one part or key (-1: none), the same number for the same value on both sides. */
 interface NumberedPart {
   left: Int32Array;
   right: Int32Array;
@@ -483,20 +521,56 @@ function denseNumber<K>(numbers: Map<K, number>, value: K): number {
   return n;
 }
 
-function numberPart(part: KeyPart, left: readonly LinkRecord[], right: readonly LinkRecord[]): NumberedPart {
-  const numbers = new Map<string, number>();
-  // Plain loops: Int32Array.from(records, fn) goes through the iterator protocol, twice as slow.
-  const numbered = (records: readonly LinkRecord[]) => {
-    const ids = new Int32Array(records.length);
-    for (let i = 0; i < records.length; i++) {
-      const value = part(records[i]!);
-      ids[i] = value ? denseNumber(numbers, value) : -1;
+/**
+ * Two numberings folded into one dense number per distinct combination (-1 where either is -1),
+ * with one dictionary for both sides; `firstOf[t]` and `secondOf[t]` are the two numbers of combination `t`.
+ */
+function fold(a: NumberedPart, b: NumberedPart, dedupe: boolean): NumberedPart & { firstOf: Int32Array; secondOf: Int32Array } {
+  const numbers = new PairNumbers(Math.min(a.values * b.values, a.right.length + (dedupe ? 0 : a.left.length)));
+  const folded = (x: Int32Array, y: Int32Array) => {
+    const ids = new Int32Array(x.length);
+    for (let i = 0; i < x.length; i++) {
+      const p = x[i]!;
+      const q = y[i]!;
+      ids[i] = p < 0 || q < 0 ? -1 : numbers.numberOf(p, q);
     }
     return ids;
   };
-  const rightIds = numbered(right);
-  const leftIds = left === right ? rightIds : numbered(left);
-  return { left: leftIds, right: rightIds, values: numbers.size };
+  const right = folded(a.right, b.right);
+  const left = dedupe ? right : folded(a.left, b.left);
+  return { left, right, values: numbers.size, firstOf: numbers.firsts, secondOf: numbers.seconds };
+}
+
+/**
+ * Each record's number for a part: the numbers of its fields' values (columns.ts) folded into one
+ * per distinct combination, the part worked out once per combination, then numbered.
+ */
+function numberPart(part: KeyPart, columns: RecordColumns): NumberedPart {
+  const dedupe = columns.left === columns.right;
+  const fieldColumns = part.fields.map((field) => columns.field(field));
+  let combined: NumberedPart = { left: fieldColumns[0]!.left, right: fieldColumns[0]!.right, values: fieldColumns[0]!.values.length };
+  let valuesOf = (t: number): string[] => [fieldColumns[0]!.values[t]!];
+  for (let f = 1; f < fieldColumns.length; f++) {
+    const column = fieldColumns[f]!;
+    const next = fold(combined, { left: column.left, right: column.right, values: column.values.length }, dedupe);
+    const before = valuesOf;
+    valuesOf = (t) => [...before(next.firstOf[t]!), column.values[next.secondOf[t]!]!];
+    combined = next;
+  }
+  const numbers = new Map<string, number>();
+  const partOfCombination = new Int32Array(combined.values);
+  for (let t = 0; t < combined.values; t++) {
+    const value = part.of(valuesOf(t));
+    partOfCombination[t] = value ? denseNumber(numbers, value) : -1;
+  }
+  // Plain loops: Int32Array.from(records, fn) goes through the iterator protocol, twice as slow.
+  const numbered = (combinations: Int32Array) => {
+    const ids = new Int32Array(combinations.length);
+    for (let i = 0; i < combinations.length; i++) ids[i] = partOfCombination[combinations[i]!]!;
+    return ids;
+  };
+  const right = numbered(combined.right);
+  return { left: dedupe ? right : numbered(combined.left), right, values: numbers.size };
 }
 
 /**
@@ -504,25 +578,10 @@ function numberPart(part: KeyPart, left: readonly LinkRecord[], right: readonly 
  * combination. Numbers, not joined strings: a million records times nine rules of concatenated
  * keys cost more than all the comparisons.
  */
-function numberRule(rule: BlockingRule, partNumbers: (part: KeyPart) => NumberedPart, left: readonly LinkRecord[], right: readonly LinkRecord[]): NumberedPart {
+function numberRule(rule: BlockingRule, partNumbers: (part: KeyPart) => NumberedPart, columns: RecordColumns): NumberedPart {
+  const { left, right } = columns;
   let folded = partNumbers(rule.parts[0]!);
-  for (let p = 1; p < rule.parts.length; p++) {
-    const next = partNumbers(rule.parts[p]!);
-    const numbers = new Map<number, number>();
-    const fold = (a: Int32Array, b: Int32Array) => {
-      const ids = new Int32Array(a.length);
-      for (let i = 0; i < a.length; i++) {
-        const x = a[i]!;
-        const y = b[i]!;
-        // Exact: both are below a few million, so the product stays far under 2^53.
-        ids[i] = x < 0 || y < 0 ? -1 : denseNumber(numbers, x * next.values + y);
-      }
-      return ids;
-    };
-    const rightIds = fold(folded.right, next.right);
-    const leftIds = left === right ? rightIds : fold(folded.left, next.left);
-    folded = { left: leftIds, right: rightIds, values: numbers.size };
-  }
+  for (let p = 1; p < rule.parts.length; p++) folded = fold(folded, partNumbers(rule.parts[p]!), left === right);
   if (rule.sample === undefined) return folded;
   // Sampled: whole blocks kept or dropped by the hash of the key's text, worked out once per block.
   const keep = new Int8Array(folded.values).fill(-1);
@@ -534,6 +593,16 @@ function numberRule(rule: BlockingRule, partNumbers: (part: KeyPart) => Numbered
     });
   const rightIds = sampled(folded.right, right);
   return { left: left === right ? rightIds : sampled(folded.left, left), right: rightIds, values: folded.values };
+}
+
+/** Each part numbered once per call, however many rules use it. */
+function partNumbering(columns: RecordColumns): (part: KeyPart) => NumberedPart {
+  const cache = new Map<KeyPart, NumberedPart>();
+  return (part) => {
+    let numbered = cache.get(part);
+    if (!numbered) cache.set(part, (numbered = numberPart(part, columns)));
+    return numbered;
+  };
 }
 
 /**
@@ -567,17 +636,12 @@ export function candidatePairs(
   let li = new Int32Array(capacity);
   let ri = new Int32Array(capacity);
   let length = 0;
-  // Each part is numbered once, however many rules use it.
-  const partCache = new Map<KeyPart, NumberedPart>();
-  const partNumbers = (part: KeyPart) => {
-    let numbered = partCache.get(part);
-    if (!numbered) partCache.set(part, (numbered = numberPart(part, left, right)));
-    return numbered;
-  };
+  const columns = columnsOf(left, right);
+  const partNumbers = partNumbering(columns);
   // Each earlier rule's key numbers, -1 where a record has no key or its block was skipped.
   const earlier: { leftIds: Int32Array; rightIds: Int32Array }[] = [];
   for (const rule of rules) {
-    const { left: leftIds, right: rightIds, values: keys } = numberRule(rule, partNumbers, left, right);
+    const { left: leftIds, right: rightIds, values: keys } = numberRule(rule, partNumbers, columns);
     // Blocks of the right side: members of key k are members[start[k] .. start[k + 1]), ascending.
     const start = new Int32Array(keys + 1);
     for (const k of rightIds) if (k >= 0) start[k + 1]!++;
@@ -636,13 +700,12 @@ export function candidatePairs(
  * not all of them, and those grow with the square of the population.
  */
 export function sampledRule(rule: BlockingRule, records: readonly LinkRecord[], maxPairs: number, maxBlockSize: number): BlockingRule {
-  const sizes = new Map<string, number>();
-  for (const r of records) {
-    const key = blockingKey(rule, r);
-    if (key !== undefined) sizes.set(key, (sizes.get(key) ?? 0) + 1);
-  }
+  const columns = columnsOf(records, records);
+  const { right: keys, values } = numberRule(rule, partNumbering(columns), columns);
+  const sizes = new Int32Array(values);
+  for (const k of keys) if (k >= 0) sizes[k]!++;
   let pairs = 0;
-  for (const n of sizes.values()) if (n <= maxBlockSize) pairs += (n * (n - 1)) / 2;
+  for (const n of sizes) if (n <= maxBlockSize) pairs += (n * (n - 1)) / 2;
   if (pairs <= maxPairs) return rule;
   const share = maxPairs / pairs;
   return { name: `${rule.name} (${(share * 100).toPrecision(2)}% of blocks)`, parts: rule.parts, sample: share };
@@ -713,6 +776,7 @@ export function scoreCandidates(opts: {
     }
   }
   const weights = model ? scoreWeights(model, table, left, right, pairs) : new Float64Array(0);
+  forgetColumns(left, right);
   return { pairs, table, byRule, trainingPairs, model, weights, ...(untrainable ? { untrainable } : {}) };
 }
 

@@ -4,10 +4,11 @@ import type { RunContext } from '../run/context.ts';
 import { batches } from '../util/batches.ts';
 import { hash53 } from '../util/hash.ts';
 import { copyRows, nextIds, type CopyCell } from '../db/copy-rows.ts';
-import { cursorPages } from '../db/cursor.ts';
+import { copyTextRows } from '../db/copy-out.ts';
 import { clusterMembers, pairGuard, type CandidateLink, type ClusterMember } from './clusters.ts';
 import { candidatePairs, gammaAt, gammaTable, probabilityOf, scoreCandidates, scorePair, scoreWeights, type LinkModel, type LinkRecord } from './model.ts';
 import { parseStoredModel } from './breakdown.ts';
+import { forgetColumns } from './columns.ts';
 import { JobError } from '../errors.ts';
 import { currentPersonRecordsSql, normaliseName, toLinkRecord, type PersonColumns } from './records.ts';
 import { assignStableIds } from './stable-ids.ts';
@@ -183,22 +184,31 @@ export function profilesOf(records: readonly LoadedRecord[]): Profiles {
   return builder;
 }
 
-/** Rows fetched from the record cursor at a time. */
-const RECORD_FETCH = 50_000;
-
 /**
- * The profiles of every current person record, read over a cursor in batches so the process never
- * holds the loaded rows themselves, only profiles and record keys. Rows come in storage order
- * (sorting 1.9M rows on nine text columns in the database cost more than all the rest); profiles
- * and their records are then put in a fixed order (by source and first record id), so the same
- * records always give the same profiles in the same order.
+ * The profiles of every current person record, read as COPY output so the process never holds
+ * the loaded rows themselves (nor makes an object of each), only profiles and record keys. Rows
+ * come in storage order (sorting 1.9M rows on nine text columns in the database cost more than
+ * all the rest); profiles and their records are then put in a fixed order (by source and first
+ * record id), so the same records always give the same profiles in the same order.
  */
 export async function loadProfiles(session: DbSession): Promise<Profiles> {
-  const k = session.kysely;
   const columns = "record_id, person_ref, forename, surname, to_char(dob, 'YYYY-MM-DD') AS dob, sex, address, postcode, uprn";
   const builder = new ProfileBuilder();
-  for await (const rows of cursorPages<LoadedRecord>(k, 'person_records', sql.raw(currentPersonRecordsSql(columns)), RECORD_FETCH)) {
-    for (const row of rows) builder.add(row);
+  for await (const rows of copyTextRows(session.copyTo(currentPersonRecordsSql(columns)))) {
+    for (const [source, recordId, personRef, forename, surname, dob, sex, address, postcode, uprn] of rows) {
+      builder.add({
+        source: source!,
+        record_id: recordId!,
+        person_ref: personRef ?? null,
+        forename: forename ?? null,
+        surname: surname ?? null,
+        dob: dob ?? null,
+        sex: sex ?? null,
+        address: address ?? null,
+        postcode: postcode ?? null,
+        uprn: uprn ?? null,
+      });
+    }
   }
   return inFixedOrder(builder);
 }
@@ -236,7 +246,9 @@ function scoreProfiles(profiles: readonly Profile[]) {
 function scoreFreshProfiles(profiles: readonly Profile[], fresh: Uint8Array, model: LinkModel) {
   const { pairs, byRule } = candidatePairs(COUNCIL_BLOCKING, profiles, profiles, { dedupe: true, maxBlockSize: 20_000, involving: fresh });
   const table = gammaTable(COUNCIL_COMPARISONS, profiles, profiles, pairs);
-  return { model, pairs, byRule, trainingPairs: 0, table, weights: scoreWeights(model, table, profiles, profiles, pairs) };
+  const weights = scoreWeights(model, table, profiles, profiles, pairs);
+  forgetColumns(profiles, profiles);
+  return { model, pairs, byRule, trainingPairs: 0, table, weights };
 }
 
 /** The latest match run: its id, the run whose model it used, and that model (undefined when none or not of this version). */
@@ -319,17 +331,15 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
   const { profiles, recordsOf, recordCount, linkageKeys } = await loadProfiles(session);
   log.info({ records: recordCount, profiles: profiles.length }, 'records loaded');
 
-  // What earlier runs linked: each record's person, and the hash of its fields then. Read over a
-  // cursor: the whole result (1.9M row objects at 1x) held at once was most of a monthly run's peak.
+  // What earlier runs linked: each record's person, and the hash of its fields then. Read as COPY
+  // output: the whole result (1.9M row objects at 1x) held at once was most of a monthly run's peak.
   const previous = new Map<string, number>();
   const previousKey = new Map<string, number | null>();
-  const previousRecords = sql`SELECT source, record_id, person_id::int AS person_id, linkage_key FROM core.person_record`;
-  type PreviousRecord = { source: string; record_id: string; person_id: number; linkage_key: number | null };
-  for await (const rows of cursorPages<PreviousRecord>(k, 'previous_records', previousRecords, RECORD_FETCH)) {
-    for (const r of rows) {
-      const key = recordKey(r.source, r.record_id);
-      previous.set(key, r.person_id);
-      previousKey.set(key, r.linkage_key);
+  for await (const rows of copyTextRows(session.copyTo('SELECT source, record_id, person_id, linkage_key FROM core.person_record'))) {
+    for (const [source, recordId, personId, linkageKey] of rows) {
+      const key = recordKey(source!, recordId!);
+      previous.set(key, Number(personId));
+      previousKey.set(key, linkageKey === null || linkageKey === undefined ? null : Number(linkageKey));
     }
   }
   // A profile is fresh when any of its records is new or was linked with other fields.

@@ -8,7 +8,7 @@ import { discoverExtracts, ingestExtracts } from '../../src/ingest/index.ts';
 import { loadCurrentPersonRecords, loadProfiles, matchPeople, profilesOf, type Profiles } from '../../src/link/stage.ts';
 import { pairQuality } from '../../src/link/model.ts';
 import { availableBackends, testDatabase, type TestDatabase } from '../support/db.ts';
-import { testRun } from '../support/run.ts';
+import { matchInTransaction, testRun } from '../support/run.ts';
 import { TODAY } from '../ingest/helpers.ts';
 import { tempDir } from '../support/files.ts';
 
@@ -148,7 +148,7 @@ describe('incremental and full match runs', () => {
       const later = path.join(tmp.dir, 'later');
       await cp(SAMPLES, later, { recursive: true });
       await ingestExtracts(await testRun(t.db, 'run'), { files: await discoverExtracts(SAMPLES), today: TODAY });
-      const first = await t.db.transaction(async (s) => matchPeople(s, await testRun(t.db, 'match')));
+      const first = await matchInTransaction(t.db);
       expect(first.mode).toBe('full');
       // Next month DWP holds a new spell for someone already known, under a new record id and
       // with their name in lower case: a new record, found by linkage alone.
@@ -157,7 +157,7 @@ describe('incremental and full match runs', () => {
       const added = { ...known, record_id: 'DWP99999999', person_ref: '', forename: known.forename!.toLowerCase(), start_date: '2026-10-01', end_date: '' };
       await writeFile(path.join(later, 'employment.csv'), stringify([...employment, added], { header: true, columns: Object.keys(known) }));
       await ingestExtracts(await testRun(t.db, 'run'), { files: await discoverExtracts(later), today: TODAY });
-      const incremental = await t.db.transaction(async (s) => matchPeople(s, await testRun(t.db, 'match')));
+      const incremental = await matchInTransaction(t.db);
       expect(incremental).toMatchObject({ mode: 'incremental', freshProfiles: 1, newPersons: 0, merges: 0, splits: 0 });
       expect(incremental.candidatePairs).toBeGreaterThan(0);
       expect(incremental.candidatePairs).toBeLessThan(first.candidatePairs / 20);
@@ -171,7 +171,7 @@ describe('incremental and full match runs', () => {
         );
       const afterIncremental = await partition();
       // --full relinks every record and retrains: the same people.
-      const full = await t.db.transaction(async (s) => matchPeople(s, await testRun(t.db, 'match'), { full: true }));
+      const full = await matchInTransaction(t.db, { full: true });
       expect(full).toMatchObject({ mode: 'full', freshProfiles: 0, carriedPairs: 0, newPersons: 0 });
       expect(full.candidatePairs).toBeGreaterThanOrEqual(first.candidatePairs);
       expect(await partition()).toEqual(afterIncremental);
@@ -186,7 +186,7 @@ describe('match stage with too little to train on', () => {
   it('links nothing on an empty database, and only deterministically when the model cannot be trained', async () => {
     const t = await testDatabase();
     try {
-      const empty = await t.db.transaction(async (s) => matchPeople(s, await testRun(t.db, 'match')));
+      const empty = await matchInTransaction(t.db);
       expect(empty).toMatchObject({ records: 0, persons: 0, candidatePairs: 0, modelTrained: false });
       // Three records: two share a school person id, the third shares nothing.
       await sql`INSERT INTO audit.input_file (file_id, run_id, source, file_name, sha256, size_bytes, rows_read, rows_loaded, rows_rejected, started_at)
@@ -196,7 +196,7 @@ describe('match stage with too little to train on', () => {
                 VALUES (1, 2, 'A1', 'U1', 'Ann', 'Lee', '2012-01-02', '2024-09-01', '2024-12-20', 100, 0, 0, 0, false),
                        (1, 3, 'A2', 'U1', 'Ann', 'Lee', '2012-01-02', '2025-01-06', '2025-04-01', 100, 0, 0, 0, false),
                        (1, 4, 'A3', 'U2', 'Bob', 'Kay', '2013-05-06', '2024-09-01', '2024-12-20', 100, 0, 0, 0, false)`.execute(t.db.kysely);
-      const tiny = await t.db.transaction(async (s) => matchPeople(s, await testRun(t.db, 'match')));
+      const tiny = await matchInTransaction(t.db);
       expect(tiny).toMatchObject({ records: 3, persons: 2, modelTrained: false });
     } finally {
       await t.drop();

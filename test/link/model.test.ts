@@ -2,7 +2,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dateComparison, nameComparison } from '../../src/link/comparisons.ts';
-import { evaluateFebrl, readFebrl } from '../../src/link/febrl.ts';
+import { evaluateFebrl, FEBRL_COMPARISONS, readFebrl } from '../../src/link/febrl.ts';
+import { PairNumbers } from '../../src/link/columns.ts';
 import { blockOn } from '../../src/link/evaluate.ts';
 import {
   blockingKey,
@@ -10,6 +11,7 @@ import {
   estimateM,
   fieldPart,
   gammaOf,
+  gammaTable,
   pairQuality,
   sampledRule,
   scoreCandidates,
@@ -23,7 +25,7 @@ import {
   type KeyPart,
   type LinkModel,
 } from '../../src/link/model.ts';
-import { COUNCIL_BLOCKING } from '../../src/link/council.ts';
+import { COUNCIL_BLOCKING, COUNCIL_COMPARISONS } from '../../src/link/council.ts';
 import { Rng } from '../../src/synth/random.ts';
 
 const FEBRL = path.join(import.meta.dirname, '..', 'fixtures', 'febrl');
@@ -36,6 +38,69 @@ describe('comparison levels', () => {
     expect(g({ forename: 'okafor', surname: 'x', dob: '20110613' }, { forename: 'kate', surname: 'okafor', dob: '20111306' })).toEqual([1, 1]);
     expect(g({ forename: 'katherine', surname: '', dob: '20110613' }, { forename: 'katharine', surname: '', dob: '20110618' })).toEqual([2, 2]);
     expect(g({ forename: '', surname: '', dob: '19990101' }, { forename: 'zed', surname: '', dob: '20110613' })).toEqual([-1, 4]);
+  });
+});
+
+describe('levels over numbered columns (gammaTable)', () => {
+  const rng = new Rng(11);
+  const pick = (values: string[]) => values[rng.int(0, values.length - 1)]!;
+  const names = ['', 'katherine', 'katharine', 'kate', 'kathy', 'william', 'bill', 'will', 'okafor', 'okafr', 'sharma', 'george', 'smith', 'smyth', 'ann-marie', 'anne marie'];
+  const council = () => ({
+    forename: pick(names),
+    surname: pick(names),
+    dob: pick(['', '20110613', '20111306', '20110618', '20100613', '19990101', '2011']),
+    sex: pick(['', 'F', 'M']),
+    postcode: pick(['', 'SE153AB', 'SE153XY', 'SE15', 'N11AA']),
+    uprn: pick(['', '100', '101']),
+    houseNumber: pick(['', '12', '14']),
+  });
+  /** Every pair's levels from gammaTable, and from gammaOf record by record. */
+  const both = (comparisons: readonly Comparison[], left: Record<string, string>[], right: Record<string, string>[]) => {
+    const pairs = { length: 0, left: new Int32Array(3000), right: new Int32Array(3000) };
+    for (; pairs.length < 3000; pairs.length++) {
+      pairs.left[pairs.length] = rng.int(0, left.length - 1);
+      pairs.right[pairs.length] = rng.int(0, right.length - 1);
+    }
+    const table = gammaTable(comparisons, left, right, pairs);
+    const byRecord = new Int8Array(table.levels.length);
+    for (let n = 0; n < pairs.length; n++) byRecord.set(gammaOf(comparisons, left[pairs.left[n]!]!, right[pairs.right[n]!]!), n * comparisons.length);
+    return { table: Array.from(table.levels), byRecord: Array.from(byRecord) };
+  };
+
+  it('are the levels record by record for the council comparisons (names swapped, nicknames, missing values), deduplicating and linking', () => {
+    const records = Array.from({ length: 300 }, council);
+    const dedupe = both(COUNCIL_COMPARISONS, records, records);
+    expect(dedupe.table).toEqual(dedupe.byRecord);
+    const link = both(COUNCIL_COMPARISONS, records.slice(0, 150), Array.from({ length: 200 }, council));
+    expect(link.table).toEqual(link.byRecord);
+    // Every level of every comparison occurs, so none is left untested.
+    COUNCIL_COMPARISONS.forEach((c, k) => {
+      const seen = new Set(dedupe.table.filter((_, n) => n % COUNCIL_COMPARISONS.length === k));
+      expect([...seen].sort()).toEqual([-1, ...c.levels.map((_, l) => l)].sort());
+    });
+  });
+
+  it('are the levels record by record for the FEBRL comparisons', async () => {
+    const [a, b] = await Promise.all([readFebrl(path.join(FEBRL, 'dataset4a.csv')), readFebrl(path.join(FEBRL, 'dataset4b.csv'))]);
+    const link = both(FEBRL_COMPARISONS, a, b);
+    expect(link.table).toEqual(link.byRecord);
+  });
+});
+
+describe('PairNumbers', () => {
+  it('numbers pairs densely in order of first appearance, as a Map would, through growth', () => {
+    const rng = new Rng(3);
+    const numbers = new PairNumbers(4);
+    const byMap = new Map<string, number>();
+    for (let n = 0; n < 50_000; n++) {
+      const p = rng.int(0, 300);
+      const q = rng.int(0, 2 ** 31 - 2) % (n % 2 ? 400 : 2 ** 31 - 1);
+      if (!byMap.has(`${p}|${q}`)) byMap.set(`${p}|${q}`, byMap.size);
+      expect(numbers.numberOf(p, q)).toBe(byMap.get(`${p}|${q}`));
+    }
+    expect(numbers.size).toBe(byMap.size);
+    const [p, q] = [...byMap.keys()][1234]!.split('|').map(Number);
+    expect([numbers.firsts[1234], numbers.seconds[1234]]).toEqual([p, q]);
   });
 });
 
@@ -57,7 +122,7 @@ describe('blocking', () => {
     const rng = new Rng(5);
     const pick = (values: string[]) => values[rng.int(0, values.length - 1)]!;
     const records = Array.from({ length: 400 }, () => ({ a: pick(['', 'x', 'y', 'z']), b: pick(['', 'p', 'q', 'r', 's', 'p|x']), c: pick(['', '1', '2']) }));
-    const firstOfB: KeyPart = (r) => (r.b ? r.b[0] : undefined);
+    const firstOfB: KeyPart = { fields: ['b'], of: ([b]) => (b ? b[0] : undefined) };
     const rules: BlockingRule[] = [
       blockOn('a', 'b', 'c'),
       { name: 'first of b + c', parts: [firstOfB, fieldPart('c')] },

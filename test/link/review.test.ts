@@ -12,7 +12,7 @@ import { loadRecords } from '../../src/link/review-store.ts';
 import { decidePair, reviewQueue, reviewQueueJson, reviewQueueText, runReviewList } from '../../src/link/review.ts';
 import { loadCurrentPersonRecords, matchPeople, profilesOf } from '../../src/link/stage.ts';
 import { availableBackends, mainBackend, testDatabase, type TestDatabase } from '../support/db.ts';
-import { testRun } from '../support/run.ts';
+import { matchInTransaction, testRun } from '../support/run.ts';
 import { TODAY } from '../ingest/helpers.ts';
 
 const SAMPLES = path.resolve(import.meta.dirname, '../../samples/extracts');
@@ -282,7 +282,7 @@ describe('review commands as a user runs them', () => {
     const logDir = await mkdtemp(path.join(os.tmpdir(), 'tfclaims-review-'));
     try {
       await ingestExtracts(await testRun(t.db, 'run'), { files: await discoverExtracts(SAMPLES), today: TODAY });
-      await t.db.transaction(async (s) => matchPeople(s, await testRun(t.db, 'match')));
+      await matchInTransaction(t.db);
       const printed: string[] = [];
       const result = await runReviewList({ db: t.dbArg, logDir, quiet: true, limit: 2, showRecords: true, print: (text) => printed.push(text) });
       const pairs = (result.json.pairs as { a: string; b: string }[]).flatMap((p) => [p.a, p.b]);
