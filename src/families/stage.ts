@@ -3,6 +3,7 @@ import type { DbSession } from '../db/index.ts';
 import type { RunContext } from '../run/context.ts';
 import { batches } from '../util/batches.ts';
 import { copyRows, nextIds } from '../db/copy-rows.ts';
+import { copyTextRows } from '../db/copy-out.ts';
 import { currentPersonRecordsSql } from '../link/records.ts';
 import { HouseholdGrouper, type AddressObservation, type CareGroupEntry, type Household, type Identity, type RegisterEntry } from './households.ts';
 
@@ -172,14 +173,18 @@ export async function buildFamilies(session: DbSession, ctx: RunContext, opts: F
   await sql`ANALYZE core.person_record, core.family, core.family_member`.execute(k);
   await settlePersonDetails(k, ctx.runId);
 
-  const observations = (
-    await sql<AddressObservation & { first: string; last: string }>`
-      SELECT pr.person_id::int AS "personId", r.uprn, r.address, r.postcode,
-             to_char(min(r.first), 'YYYY-MM-DD') AS first, to_char(max(r.last), 'YYYY-MM-DD') AS last, count(*)::int AS records
-      FROM (${sql.raw(PLACED_RECORDS)}) r JOIN core.person_record pr ON pr.source = r.source AND pr.record_id = r.record_id
-      GROUP BY pr.person_id, r.uprn, r.address, r.postcode
-      ORDER BY 1, 2, 3, 4`.execute(k)
-  ).rows;
+  // Read as COPY text: 1.4M rows at 1x, which as query results cost more than the query.
+  const observations: AddressObservation[] = [];
+  const observationsSql = `
+    SELECT pr.person_id, r.uprn, r.address, r.postcode, to_char(min(r.first), 'YYYY-MM-DD'), to_char(max(r.last), 'YYYY-MM-DD'), count(*)
+    FROM (${PLACED_RECORDS}) r JOIN core.person_record pr ON pr.source = r.source AND pr.record_id = r.record_id
+    GROUP BY pr.person_id, r.uprn, r.address, r.postcode
+    ORDER BY 1, 2, 3, 4`;
+  for await (const rows of copyTextRows(session.copyTo(observationsSql))) {
+    for (const [personId, uprn, address, postcode, first, last, records] of rows) {
+      observations.push({ personId: Number(personId), uprn: uprn ?? null, address: address ?? null, postcode: postcode ?? null, first: first!, last: last!, records: Number(records) });
+    }
+  }
   const register = (
     await sql<RegisterEntry>`
       SELECT DISTINCT pr.person_id::int AS "personId", r.case_ref AS "caseRef", to_char(r.attached_on, 'YYYY-MM-DD') AS "attachedOn", r.uprn, r.address, r.postcode

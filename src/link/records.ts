@@ -46,10 +46,20 @@ export function toLinkRecord(p: PersonColumns): LinkRecord {
   return {
     forename: normaliseName(p.forename),
     surname: normaliseName(p.surname),
-    dob: (p.dob ?? '').replace(/-/g, ''),
+    dob: normaliseDob(p.dob),
     sex: (p.sex ?? '').toUpperCase(),
-    postcode: (p.postcode ?? '').toUpperCase().replace(/\s+/g, ''),
+    postcode: normalisePostcode(p.postcode),
     uprn: (p.uprn ?? '').trim(),
     houseNumber: houseNumber(p.address),
   };
+}
+
+/** A date of birth as linkage compares it: `YYYYMMDD`, `''` when missing. */
+export function normaliseDob(value: string | null | undefined): string {
+  return (value ?? '').replace(/-/g, '');
+}
+
+/** A postcode as linkage compares it: upper case, no spaces. */
+export function normalisePostcode(value: string | null | undefined): string {
+  return (value ?? '').toUpperCase().replace(/\s+/g, '');
 }
