@@ -153,6 +153,11 @@ export class DwellingResolver {
     }
   }
 
+  /** The address without its postcode (flat, number and street), or null when it has no number and street. */
+  looseKey(address: string | null, postcode: string | null): string | null {
+    return this.#keysOf(address, postcode).loose;
+  }
+
   /** The dwelling key of an address, or null when it identifies none. */
   resolve(uprn: string | null, address: string | null, postcode: string | null): string | null {
     const u = (uprn ?? '').trim();
@@ -272,6 +277,13 @@ export class HouseholdGrouper {
   readonly #careGroups: readonly CareGroupEntry[];
   /** Each person's current home and their stay there. */
   readonly #homeOf = new Map<number, { home: string; stay: Stay }>();
+  /**
+   * Where register people have been seen: every dwelling key of their records and register
+   * entries, and (prefixed `L:`) every address of theirs without its postcode.
+   */
+  readonly #registerSeenAt = new Map<string, Set<number>>();
+  /** People with no home (no record's address identifies a dwelling), with their addresses without postcode. */
+  readonly #homelessAt = new Map<number, Set<string>>();
   readonly #firstSeen = new Map<number, string>();
   readonly #maxResidents: number;
   readonly #tolerance: number;
@@ -317,11 +329,25 @@ export class HouseholdGrouper {
         break;
       }
     }
+    const seenAt = (key: string, id: number) => {
+      const ids = this.#registerSeenAt.get(key);
+      if (ids) ids.add(id);
+      else this.#registerSeenAt.set(key, new Set([id]));
+    };
+    for (const entry of register) {
+      const key = this.#resolver.resolve(entry.uprn, entry.address, entry.postcode);
+      if (key !== null) seenAt(key, entry.personId);
+      const loose = this.#resolver.looseKey(entry.address, entry.postcode);
+      if (loose !== null) seenAt(`L:${loose}`, entry.personId);
+    }
     let personId = Number.NaN;
     let stays = new Map<string, Stay>();
+    let looseKeys = new Set<string>();
     const settle = () => {
       if (stays.size > 0) this.#settleHome(personId, stays);
+      else if (looseKeys.size > 0 && !this.#registerOf.has(personId)) this.#homelessAt.set(personId, looseKeys);
       stays = new Map();
+      looseKeys = new Set();
     };
     for (let n = 0; n < observations.length; n++) {
       const o = observations[order ? order[n]! : n]!;
@@ -333,7 +359,16 @@ export class HouseholdGrouper {
       const seen = this.#firstSeen.get(o.personId);
       if (seen === undefined || o.first < seen) this.#firstSeen.set(o.personId, o.first);
       const key = this.#resolver.resolve(o.uprn, o.address, o.postcode);
+      const onRegister = this.#registerOf.has(o.personId);
+      if (key === null || onRegister) {
+        const loose = this.#resolver.looseKey(o.address, o.postcode);
+        if (loose !== null) {
+          if (onRegister) seenAt(`L:${loose}`, o.personId);
+          else looseKeys.add(loose);
+        }
+      }
       if (key === null) continue;
+      if (onRegister) seenAt(key, o.personId);
       const stay = stays.get(key);
       if (!stay) stays.set(key, { first: o.first, last: o.last, latestStart: o.first, records: o.records });
       else {
@@ -366,19 +401,28 @@ export class HouseholdGrouper {
     if (home !== null) this.#homeOf.set(personId, { home, stay: stays.get(home)! });
   }
 
-  /** People not on the register whose home is a register person's home, with those register people. */
+  /**
+   * People not on the register who may be a register person's record the matcher kept apart (a
+   * system's duplicate record under another id, a mistyped date), with those register people:
+   * people whose home is a dwelling where a register person has been seen, and people with no
+   * home whose address without postcode (the same number and street) is one of a register
+   * person's. {@link group} joins those who also look alike.
+   */
   lookalikeCandidates(): Map<number, number[]> {
-    const registerAt = new Map<string, number[]>();
-    for (const personId of this.#registerOf.keys()) {
-      const at = this.#homeOf.get(personId);
-      if (at) registerAt.set(at.home, [...(registerAt.get(at.home) ?? []), personId]);
-    }
     const candidates = new Map<number, number[]>();
+    const add = (personId: number, members: Iterable<number> | undefined) => {
+      if (!members) return;
+      const list = candidates.get(personId) ?? [];
+      for (const m of members) if (!list.includes(m)) list.push(m);
+      if (list.length > 0) candidates.set(personId, list);
+    };
     for (const [personId, { home }] of this.#homeOf) {
-      if (this.#registerOf.has(personId)) continue;
-      const members = registerAt.get(home);
-      if (members) candidates.set(personId, [...members].sort((x, y) => x - y));
+      if (!this.#registerOf.has(personId)) add(personId, this.#registerSeenAt.get(home));
     }
+    for (const [personId, looseKeys] of this.#homelessAt) {
+      for (const loose of [...looseKeys].sort()) add(personId, this.#registerSeenAt.get(`L:${loose}`));
+    }
+    for (const list of candidates.values()) list.sort((x, y) => x - y);
     return candidates;
   }
 
@@ -404,7 +448,7 @@ export class HouseholdGrouper {
       const member = members.find((m) => lookAlike(own, identities.get(m) ?? []));
       if (member === undefined) continue;
       if (components.union(member, personId, true)) {
-        basisOf.set(personId, { basis: 'register_lookalike', joinedOn: this.#homeOf.get(personId)!.stay.first });
+        basisOf.set(personId, { basis: 'register_lookalike', joinedOn: this.#homeOf.get(personId)?.stay.first ?? this.#firstSeen.get(personId) ?? null });
       }
     }
 

@@ -161,6 +161,45 @@ describe('grouping people into households', () => {
     ]);
   });
 
+  it('also finds lookalikes of a register member at a dwelling where the member was seen other than their home, and with no postcode at their number and street', () => {
+    const grouper = new HouseholdGrouper(
+      [1, 2, 3, 4, 5, 6],
+      [
+        // Register member 1 lives at 5 Elm Road (a UPRN), but one system records them at the
+        // same house without it: a dwelling key of its own (the UPRN is not clear enough to alias).
+        obs(1, '5 Elm Road', '2024-01-01', '2026-06-01', { uprn: '100' }),
+        obs(1, '5 Elm Road', '2024-03-01', '2024-03-01', { postcode: 'SE1 1AB' }),
+        // 6 gives that address two UPRNs, so it is not aliased to either.
+        obs(6, '5 Elm Road', '2024-03-01', '2024-03-01', { postcode: 'SE1 1AB', uprn: '200' }),
+        obs(6, '5 Elm Road', '2024-04-01', '2024-04-01', { postcode: 'SE1 1AB', uprn: '300' }),
+        // 3: the member's duplicate record there; 4: the member's duplicate with no postcode at
+        // 5 Elm Road (which exists in two postcodes, so it identifies no dwelling); 5: a stranger
+        // with no postcode at the same number and street.
+        obs(3, '5 Elm Road', '2025-01-01', '2025-01-01', { postcode: 'SE1 1AB' }),
+        obs(4, '5 Elm Road', '2025-02-01', '2025-02-01', { postcode: null }),
+        obs(5, '5 Elm Road', '2025-02-01', '2025-02-01', { postcode: null }),
+      ],
+      [reg(1, 'EH-1', '5 Elm Road'), reg(2, 'EH-1', '5 Elm Road')],
+      [],
+    );
+    expect(grouper.lookalikeCandidates()).toEqual(new Map([[3, [1]], [4, [1, 2]], [5, [1, 2]]]));
+    const identities = new Map([
+      [1, [{ forename: 'Tunde', surname: 'Rose', dob: '1980-01-13' }]],
+      [2, [{ forename: 'Amy', surname: 'Rose', dob: '2012-05-01' }]],
+      [3, [{ forename: 'Tunde', surname: 'ROSE', dob: '1980-01-13' }]],
+      [4, [{ forename: 'Tunde', surname: 'Rose', dob: '1980-01-18' }]], // one digit mistyped
+      [5, [{ forename: 'Olivia', surname: 'Eze', dob: '1990-05-01' }]],
+      [6, [{ forename: 'Sam', surname: 'Ng', dob: '1950-05-01' }]],
+    ]);
+    const g = grouper.group(identities);
+    expect(g.households.find((h) => h.caseRef === 'EH-1')!.members.map((m) => `${m.personId}:${m.basis}:${m.joinedOn}`)).toEqual([
+      '1:register:2025-06-01',
+      '2:register:2025-06-01',
+      '3:register_lookalike:2025-01-01',
+      '4:register_lookalike:2025-02-01',
+    ]);
+  });
+
   it('tells a missed link from a neighbour by name and date of birth', () => {
     const id = (forename: string, surname: string, dob: string) => [{ forename, surname, dob }];
     expect(lookAlike(id('William', 'Taylor', '2012-01-01'), id('William', 'Taylor', '2012-01-01'))).toBe(true);
