@@ -67,7 +67,20 @@ function sessionOn(client: pg.PoolClient): DbSession {
     },
     async *copyTo(query, options = '') {
       const stream = client.query(copyToStream(`COPY (${query}) TO STDOUT ${options}`));
-      for await (const chunk of stream) yield chunk as Buffer;
+      let finished = false;
+      try {
+        for await (const chunk of stream) yield chunk as Buffer;
+        finished = true;
+      } finally {
+        // A reader that stops early leaves the server mid-COPY, and the connection can run nothing
+        // else: the ROLLBACK after a failure would wait for ever. So the connection is closed; its
+        // pending statements fail and the session discards the client.
+        if (!finished) {
+          // The closed connection is reported as an error event; it is expected here.
+          client.on('error', () => {});
+          (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+        }
+      }
     },
   };
 }

@@ -154,6 +154,24 @@ describe.each(availableBackends())('the Database interface on %s', (backend) => 
     expect(Buffer.concat(csv).toString('utf8')).toBe('a,b,c,d\n1,"x,""y""",,""\n');
   });
 
+  it('COPYs out to a reader that fails part way: the transaction rolls back with the reader\'s error, and the database stays usable', async () => {
+    const failing = db.transaction(async (s) => {
+      await s.exec(`INSERT INTO public.items (id, label) VALUES (900, 'rolled back')`);
+      let bytes = 0;
+      for await (const chunk of s.copyTo(`SELECT g, repeat('x', 100) FROM generate_series(1, 2000000) g`)) {
+        bytes += chunk.length;
+        if (bytes > 1_000_000) throw new Error('the reader failed');
+      }
+    });
+    await expect(failing).rejects.toThrow('the reader failed');
+    expect(await count(db, 'public.items WHERE id = 900')).toBe(0);
+    const rows: (string | null)[][] = [];
+    await db.transaction(async (s) => {
+      for await (const batch of copyTextRows(s.copyTo('SELECT 1, 2'))) rows.push(...batch);
+    });
+    expect(rows).toEqual([['1', '2']]);
+  });
+
   it('makes cells spreadsheet-safe in SQL exactly as in TypeScript (files written by COPY)', async () => {
     const values = ['=SUM(A1)', '+44 20', '-5', '@cmd', '\tx', '\rx', 'safe', "'quoted", '', 'a=b', '1-2'];
     const { rows } = await sql<{ v: string; safe: string }>`
