@@ -104,12 +104,25 @@ export async function runPipeline(opts: RunPipelineOptions): Promise<CommandRepo
       }
       const matchStarted = performance.now();
       const match = await matchAndGroup(ctx, { asOf, ...(opts.fullMatch ? { full: true } : {}) });
-      const familiesCsv = await writeFamiliesCsv(ctx.db, opts.out);
-      await recordOutput(ctx, familiesCsv.file, { kind: 'families' });
+      // families.csv only reads what the match committed, so it is written while the rules
+      // evaluate (on a server, on its own connection; embedded, the two take turns).
+      const familiesCsvWritten = (async () => {
+        const written = await writeFamiliesCsv(ctx.db, opts.out);
+        await recordOutput(ctx, written.file, { kind: 'families' });
+        return written;
+      })();
+      if (opts.stopAfter === 'match') {
+        const familiesCsv = await familiesCsvWritten;
+        seconds.match = (performance.now() - matchStarted) / 1000;
+        return { summary: { ingest, match, familiesCsv, seconds, stages: [] }, exitCode: ExitCode.ok };
+      }
       seconds.match = (performance.now() - matchStarted) / 1000;
-      if (opts.stopAfter === 'match') return { summary: { ingest, match, familiesCsv, seconds, stages: [] }, exitCode: ExitCode.ok };
       const evaluateStarted = performance.now();
-      const evaluation = await evaluateStage(ctx, { asOf, plan });
+      const [csvOutcome, evaluationOutcome] = await Promise.allSettled([familiesCsvWritten, evaluateStage(ctx, { asOf, plan })]);
+      if (evaluationOutcome.status === 'rejected') throw evaluationOutcome.reason;
+      if (csvOutcome.status === 'rejected') throw csvOutcome.reason;
+      const familiesCsv = csvOutcome.value;
+      const evaluation = evaluationOutcome.value;
       const eligibleUnattachedCsv = await writeEligibleUnattachedCsv(ctx.db, evaluation.evaluationId, opts.out);
       await recordOutput(ctx, eligibleUnattachedCsv.file, { kind: 'eligible_unattached' });
       seconds.evaluate = (performance.now() - evaluateStarted) / 1000;
