@@ -168,10 +168,20 @@ export interface FamiliesOptions {
 export async function buildFamilies(session: DbSession, ctx: RunContext, opts: FamiliesOptions = {}): Promise<FamiliesSummary> {
   const log = ctx.logger.child({ stage: 'families' });
   const k = session.kysely;
+  // Milliseconds per phase, logged with the summary (as the match stage does).
+  const phaseMs: Record<string, number> = {};
+  let phaseStarted = performance.now();
+  const phase = (name: string) => {
+    const now = performance.now();
+    phaseMs[name] = Math.round(now - phaseStarted);
+    phaseStarted = now;
+  };
   await sql`SELECT pg_advisory_xact_lock(7425114101)`.execute(k);
   // The match stage has just rewritten person_record: fresh statistics keep the joins below hash joins.
   await sql`ANALYZE core.person_record, core.family, core.family_member`.execute(k);
+  phase('statistics');
   await settlePersonDetails(k, ctx.runId);
+  phase('person details');
 
   // Read as COPY text: 1.4M rows at 1x, which as query results cost more than the query.
   const observations: AddressObservation[] = [];
@@ -200,6 +210,7 @@ export async function buildFamilies(session: DbSession, ctx: RunContext, opts: F
       WHERE NULLIF(trim(r.case_ref), '') IS NOT NULL
       GROUP BY 1, 2 ORDER BY 1, 2`.execute(k)
   ).rows;
+  phase('evidence');
   const people = new Set(observations.map((o) => o.personId));
   log.info({ people: people.size, observations: observations.length, register: register.length, careGroups: careGroups.length }, 'family evidence loaded');
   ctx.progress.say(`families: grouping ${people.size} people`);
@@ -208,6 +219,7 @@ export async function buildFamilies(session: DbSession, ctx: RunContext, opts: F
   const identities = await loadIdentities(k, [...new Set([...candidates.keys(), ...register.map((r) => r.personId)])]);
   const grouping = grouper.group(identities);
   const { households } = grouping;
+  phase('grouping');
   // The data date: the latest date the extracts speak of (not after the as-of date), so a rerun on
   // the same data dates history the same.
   let dataDate = '0001-01-01';
@@ -224,6 +236,7 @@ export async function buildFamilies(session: DbSession, ctx: RunContext, opts: F
     SELECT case_ref, family_id::int AS family_id FROM core.family WHERE case_ref IS NOT NULL`.execute(k);
   const familyOfCase = new Map(caseRows.rows.map((r) => [r.case_ref, r.family_id]));
   const { familyIdOf, changes } = assignFamilyIds(households, previousFamilyOf, familyOfCase);
+  phase('family ids');
 
   const newHouseholds = familyIdOf.flatMap((id, i) => (id === undefined ? [i] : []));
   if (newHouseholds.length > 0) {
@@ -269,7 +282,9 @@ export async function buildFamilies(session: DbSession, ctx: RunContext, opts: F
                   ${batch.map((c) => c.members)}::int[], ${batch.map((c) => c.reason)}::text[]) AS t(kind, o, n, m, why)`.execute(k);
   });
 
+  phase('writing');
   await sql`ANALYZE core.family, core.family_member, core.person_detail`.execute(k);
+  phase('statistics after');
 
   const summary: FamiliesSummary = {
     people: people.size,
@@ -285,7 +300,7 @@ export async function buildFamilies(session: DbSession, ctx: RunContext, opts: F
     communalDwellings: grouping.communalDwellings,
     unplacedAddresses: grouping.unplacedAddresses,
   };
-  log.info(summary, 'families built');
+  log.info({ ...summary, phaseMs }, 'families built');
   return summary;
 }
 
