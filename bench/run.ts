@@ -10,7 +10,9 @@
  *   - the whole `tfclaims run` (ingest, match, evaluate, claim draft) on a fresh database, at the
  *     scales up to --match-up-to: its time against the floor (target <= 10x), seconds per
  *     stage, and the linkage figures (candidate pairs, pairs scored per second per core: scoring
- *     is single-threaded), and peak memory;
+ *     is single-threaded), and peak memory; then that run scored against the synthetic council's
+ *     truth (bench/score-truth.ts, not timed): attached families exactly right (target >= 99%)
+ *     and the claim draft's families right, wrongly claimed and missed;
  * with the ratio to the floor, peak resident memory of each tfclaims process, and growth between
  * scales. Prints a table and writes the same figures as JSON. Speed is judged as ratios measured
  * in one run, never as absolute times.
@@ -95,6 +97,13 @@ interface ScaleResult {
   };
   /** The whole `tfclaims run` (ingest, match, evaluate, claim) on a fresh database. */
   endToEnd?: { seconds: number; vsFloor: number; stageSeconds: Record<string, number>; claimLines: number; peakRssMb: number; exitCode: number };
+  /** The run scored against the synthetic council's truth (bench/score-truth.ts). */
+  truth?: TruthScore;
+}
+
+interface TruthScore {
+  families: { attached: number; exactlyRight: number; exactFraction: number };
+  claims: { truthClaimable: number; claimed: number; right: number; wronglyClaimed: number; missed: number };
 }
 
 /** The first line of a file, read without loading the file (bench files run to gigabytes). */
@@ -169,16 +178,25 @@ async function benchScale(scale: number, admin: pg.Client): Promise<ScaleResult>
   await admin.query(`DROP DATABASE IF EXISTS ${benchDb} WITH (FORCE)`);
   let match: ScaleResult['match'];
   let endToEnd: ScaleResult['endToEnd'];
+  let truth: TruthScore | undefined;
   if (ingest.code === 0 && scale <= Number(args['match-up-to'])) {
     // The whole monthly job on a fresh database: every stage, as a council runs it.
     await admin.query(`CREATE DATABASE ${benchDb}`);
     const migrated = await timed(NODE, [BIN, '--quiet', '--db', benchUrl, 'db', 'migrate']);
     if (migrated.code !== 0) throw new Error(`migrate failed:\n${migrated.stderr}`);
     await admin.query('CHECKPOINT');
+    const runOut = path.join(args.work, `out-run-${scale}`);
     const run = await timed(NODE, [
       BIN, '--json', '--db', benchUrl, '--log-dir', path.join(args.work, 'logs'),
-      'run', '--extracts', dir, '--as-of', '2026-10-31', '--window', 'BENCH', '--out', path.join(args.work, `out-run-${scale}`),
+      'run', '--extracts', dir, '--as-of', '2026-10-31', '--window', 'BENCH', '--out', runOut,
     ]);
+    if (run.code === 0) {
+      // Not timed: scoring against the truth reads every record of the council.
+      const heapMb = Math.max(4096, Math.floor((os.totalmem() / 2 ** 20) * 0.6));
+      const scored = await timed(NODE, [`--max-old-space-size=${heapMb}`, path.join(ROOT, 'bench', 'score-truth.ts'), benchUrl, dir, path.join(runOut, 'claim-BENCH.csv')]);
+      if (scored.code === 0) truth = JSON.parse(scored.stdout) as TruthScore;
+      else process.stderr.write(`scoring against the truth failed:\n${scored.stderr}`);
+    }
     try {
       const r = JSON.parse(run.stdout) as {
         match: { people: { records: number; candidatePairs: number; trainingPairs?: number; scoringSeconds: number; persons: number }; families: { families: number } };
@@ -209,6 +227,7 @@ async function benchScale(scale: number, admin: pg.Client): Promise<ScaleResult>
   await admin.query(`DROP DATABASE IF EXISTS ${benchDb} WITH (FORCE)`);
   return {
     ...(endToEnd ? { endToEnd } : {}),
+    ...(truth ? { truth } : {}),
     scale,
     families,
     files,
@@ -277,6 +296,18 @@ if (ended.length > 0) {
       const e = r.endToEnd!;
       const st = (k: string) => fmt(e.stageSeconds[k] ?? 0);
       return [String(r.scale), fmt(e.seconds), fmt(e.vsFloor), st('ingest'), st('match'), st('evaluate'), st('claim'), String(e.claimLines), fmt(e.peakRssMb, 0), String(e.exitCode)];
+    }),
+  ]);
+}
+
+const scored = results.filter((r) => r.truth);
+if (scored.length > 0) {
+  console.log('');
+  printTable([
+    ['scale', 'attached families exactly right (target >= 99%)', 'claimed', 'claimable (truth)', 'right', 'wrongly claimed', 'missed'],
+    ...scored.map((r) => {
+      const { families: f, claims: c } = r.truth!;
+      return [String(r.scale), `${f.exactlyRight} of ${f.attached} (${fmt(f.exactFraction * 100, 2)}%)`, String(c.claimed), String(c.truthClaimable), String(c.right), String(c.wronglyClaimed), String(c.missed)];
     }),
   ]);
 }
