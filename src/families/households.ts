@@ -406,7 +406,8 @@ export class HouseholdGrouper {
    * system's duplicate record under another id, a mistyped date), with those register people:
    * people whose home is a dwelling where a register person has been seen, and people with no
    * home whose address without postcode (the same number and street) is one of a register
-   * person's. {@link group} joins those who also look alike.
+   * person's; with every member of those register people's families. {@link group} joins those
+   * who also look alike.
    */
   lookalikeCandidates(): Map<number, number[]> {
     const candidates = new Map<number, number[]>();
@@ -421,6 +422,14 @@ export class HouseholdGrouper {
     }
     for (const [personId, looseKeys] of this.#homelessAt) {
       for (const loose of [...looseKeys].sort()) add(personId, this.#registerSeenAt.get(`L:${loose}`));
+    }
+    // Living with some of a register family is living with all of it: the member they look like
+    // may have been seen only at another of the family's dwelling keys.
+    const membersOfCase = new Map<string, number[]>();
+    for (const [personId, entry] of this.#registerOf) membersOfCase.set(entry.caseRef, [...(membersOfCase.get(entry.caseRef) ?? []), personId]);
+    for (const [personId, list] of candidates) {
+      const cases = new Set(list.map((m) => this.#registerOf.get(m)!.caseRef));
+      add(personId, [...cases].flatMap((c) => membersOfCase.get(c) ?? []));
     }
     for (const list of candidates.values()) list.sort((x, y) => x - y);
     return candidates;

@@ -161,9 +161,9 @@ describe('grouping people into households', () => {
     ]);
   });
 
-  it('also finds lookalikes of a register member at a dwelling where the member was seen other than their home, and with no postcode at their number and street', () => {
+  it('also finds lookalikes of a register member at a dwelling where the member (or another of the family) was seen other than their home, and with no postcode at their number and street', () => {
     const grouper = new HouseholdGrouper(
-      [1, 2, 3, 4, 5, 6],
+      [1, 2, 3, 4, 5, 6, 7],
       [
         // Register member 1 lives at 5 Elm Road (a UPRN), but one system records them at the
         // same house without it: a dwelling key of its own (the UPRN is not clear enough to alias).
@@ -178,11 +178,13 @@ describe('grouping people into households', () => {
         obs(3, '5 Elm Road', '2025-01-01', '2025-01-01', { postcode: 'SE1 1AB' }),
         obs(4, '5 Elm Road', '2025-02-01', '2025-02-01', { postcode: null }),
         obs(5, '5 Elm Road', '2025-02-01', '2025-02-01', { postcode: null }),
+        // 7: member 2's duplicate record, at the dwelling where only member 1 was seen.
+        obs(7, '5 Elm Road', '2025-03-01', '2025-03-01', { postcode: 'SE1 1AB' }),
       ],
       [reg(1, 'EH-1', '5 Elm Road'), reg(2, 'EH-1', '5 Elm Road')],
       [],
     );
-    expect(grouper.lookalikeCandidates()).toEqual(new Map([[3, [1]], [4, [1, 2]], [5, [1, 2]]]));
+    expect(grouper.lookalikeCandidates()).toEqual(new Map([[3, [1, 2]], [4, [1, 2]], [5, [1, 2]], [7, [1, 2]]]));
     const identities = new Map([
       [1, [{ forename: 'Tunde', surname: 'Rose', dob: '1980-01-13' }]],
       [2, [{ forename: 'Amy', surname: 'Rose', dob: '2012-05-01' }]],
@@ -190,6 +192,7 @@ describe('grouping people into households', () => {
       [4, [{ forename: 'Tunde', surname: 'Rose', dob: '1980-01-18' }]], // one digit mistyped
       [5, [{ forename: 'Olivia', surname: 'Eze', dob: '1990-05-01' }]],
       [6, [{ forename: 'Sam', surname: 'Ng', dob: '1950-05-01' }]],
+      [7, [{ forename: 'AMY', surname: 'ROSE', dob: '2011-05-01' }]], // year one out
     ]);
     const g = grouper.group(identities);
     expect(g.households.find((h) => h.caseRef === 'EH-1')!.members.map((m) => `${m.personId}:${m.basis}:${m.joinedOn}`)).toEqual([
@@ -197,6 +200,7 @@ describe('grouping people into households', () => {
       '2:register:2025-06-01',
       '3:register_lookalike:2025-01-01',
       '4:register_lookalike:2025-02-01',
+      '7:register_lookalike:2025-03-01',
     ]);
   });
 
