@@ -39,7 +39,7 @@ function rowsOf(text: string, end: number): CopyRow[] {
     const fields: CopyRow = line.split('\t');
     for (let f = 0; f < fields.length; f++) {
       const field = fields[f]!;
-      if (field.length > 0 && field.charCodeAt(0) === 92 /* \ */ && field === '\\N') fields[f] = null;
+      if (field === '\\N') fields[f] = null;
       else if (field.includes('\\')) fields[f] = unescapeCopyText(field);
     }
     rows.push(fields);

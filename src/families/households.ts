@@ -278,10 +278,10 @@ export class HouseholdGrouper {
   /** Each person's current home and their stay there. */
   readonly #homeOf = new Map<number, { home: string; stay: Stay }>();
   /**
-   * Where register people have been seen: every dwelling key of their records and register
-   * entries, and (prefixed `L:`) every address of theirs without its postcode.
+   * The register families whose members have been seen at each dwelling key (of their records and
+   * register entries) and, prefixed `L:`, at each address without its postcode.
    */
-  readonly #registerSeenAt = new Map<string, Set<number>>();
+  readonly #casesSeenAt = new Map<string, Set<string>>();
   /** People with no home (no record's address identifies a dwelling), with their addresses without postcode. */
   readonly #homelessAt = new Map<number, Set<string>>();
   readonly #firstSeen = new Map<number, string>();
@@ -329,10 +329,11 @@ export class HouseholdGrouper {
         break;
       }
     }
-    const seenAt = (key: string, id: number) => {
-      const ids = this.#registerSeenAt.get(key);
-      if (ids) ids.add(id);
-      else this.#registerSeenAt.set(key, new Set([id]));
+    const seenAt = (key: string, personId: number) => {
+      const caseRef = this.#registerOf.get(personId)!.caseRef;
+      const cases = this.#casesSeenAt.get(key);
+      if (cases) cases.add(caseRef);
+      else this.#casesSeenAt.set(key, new Set([caseRef]));
     };
     for (const entry of register) {
       const key = this.#resolver.resolve(entry.uprn, entry.address, entry.postcode);
@@ -410,28 +411,31 @@ export class HouseholdGrouper {
    * who also look alike.
    */
   lookalikeCandidates(): Map<number, number[]> {
-    const candidates = new Map<number, number[]>();
-    const add = (personId: number, members: Iterable<number> | undefined) => {
-      if (!members) return;
-      const list = candidates.get(personId) ?? [];
-      for (const m of members) if (!list.includes(m)) list.push(m);
-      if (list.length > 0) candidates.set(personId, list);
+    // Living with some of a register family is living with all of it: the member someone looks
+    // like may have been seen only at another of the family's dwelling keys.
+    const membersOfCase = new Map<string, number[]>();
+    for (const [personId, entry] of this.#registerOf) {
+      const members = membersOfCase.get(entry.caseRef);
+      if (members) members.push(personId);
+      else membersOfCase.set(entry.caseRef, [personId]);
+    }
+    const casesOf = new Map<number, Set<string>>();
+    const add = (personId: number, cases: ReadonlySet<string> | undefined) => {
+      if (!cases) return;
+      const seen = casesOf.get(personId);
+      if (seen) for (const c of cases) seen.add(c);
+      else casesOf.set(personId, new Set(cases));
     };
     for (const [personId, { home }] of this.#homeOf) {
-      if (!this.#registerOf.has(personId)) add(personId, this.#registerSeenAt.get(home));
+      if (!this.#registerOf.has(personId)) add(personId, this.#casesSeenAt.get(home));
     }
     for (const [personId, looseKeys] of this.#homelessAt) {
-      for (const loose of [...looseKeys].sort()) add(personId, this.#registerSeenAt.get(`L:${loose}`));
+      for (const loose of looseKeys) add(personId, this.#casesSeenAt.get(`L:${loose}`));
     }
-    // Living with some of a register family is living with all of it: the member they look like
-    // may have been seen only at another of the family's dwelling keys.
-    const membersOfCase = new Map<string, number[]>();
-    for (const [personId, entry] of this.#registerOf) membersOfCase.set(entry.caseRef, [...(membersOfCase.get(entry.caseRef) ?? []), personId]);
-    for (const [personId, list] of candidates) {
-      const cases = new Set(list.map((m) => this.#registerOf.get(m)!.caseRef));
-      add(personId, [...cases].flatMap((c) => membersOfCase.get(c) ?? []));
+    const candidates = new Map<number, number[]>();
+    for (const [personId, cases] of casesOf) {
+      candidates.set(personId, [...cases].flatMap((c) => membersOfCase.get(c) ?? []).sort((x, y) => x - y));
     }
-    for (const list of candidates.values()) list.sort((x, y) => x - y);
     return candidates;
   }
 

@@ -24,12 +24,12 @@ export interface FieldColumn {
 /**
  * The numbered columns of one link task's records (`left` with `right`, or `left` with itself
  * when deduplicating), built a field at a time on first use. Anything a caller derives from the
- * columns (prepared comparisons, term-frequency weights) can be kept in `derived` under a key of
- * its own, so blocking, training and scoring of one task share it.
+ * columns (prepared comparisons) is made once per task through `once`, under a key of its own,
+ * so training and scoring of one task share it.
  */
 export class RecordColumns {
   readonly #fields = new Map<string, FieldColumn>();
-  readonly derived = new Map<unknown, unknown>();
+  readonly #derived = new Map<unknown, unknown>();
   readonly left: readonly LinkRecord[];
   readonly right: readonly LinkRecord[];
 
@@ -47,9 +47,9 @@ export class RecordColumns {
 
   /** What `make` gives, made once per task and `key`. */
   once<T>(key: unknown, make: () => T): T {
-    if (this.derived.has(key)) return this.derived.get(key) as T;
+    if (this.#derived.has(key)) return this.#derived.get(key) as T;
     const value = make();
-    this.derived.set(key, value);
+    this.#derived.set(key, value);
     return value;
   }
 }

@@ -253,6 +253,11 @@ function tfByComparison(model: LinkModel) {
   return prepared;
 }
 
+/** termFrequencyWeight over a prepared table (its counts as a Map: a value such as `constructor` is not a key of an object). */
+function preparedTfWeight(t: { table: TermFrequencyTable; counts: Map<string, number> }, u: number, value: string): number {
+  return Math.log2(u / Math.max((t.counts.get(value) ?? 1) / Math.max(t.table.total, 1), t.table.minimum));
+}
+
 /** Match weight (log2 Bayes factor) of each level. */
 export function levelWeight(level: { m: number; u: number }): number {
   return Math.log2(level.m / level.u);
@@ -286,11 +291,7 @@ export function scorePair(model: LinkModel, gamma: Gamma, a?: LinkRecord, b?: Li
     if (adjustments) {
       const t = tf![k];
       let adjust = 0;
-      if (t && level === t.table.level) {
-        const value = a![t.table.field] ?? '';
-        const frequency = Math.max((t.counts.get(value) ?? 1) / Math.max(t.table.total, 1), t.table.minimum);
-        adjust = Math.log2(model.comparisons[k]!.levels[level]!.u / frequency);
-      }
+      if (t && level === t.table.level) adjust = preparedTfWeight(t, model.comparisons[k]!.levels[level]!.u, a![t.table.field] ?? '');
       adjustments.push(adjust);
       w += adjust;
     }
@@ -317,7 +318,7 @@ export function scoreWeights(model: LinkModel, table: GammaTable, left: readonly
     if (!t) return undefined;
     const column = columns.field(t.table.field);
     const u = model.comparisons[k]!.levels[t.table.level]!.u;
-    const adjustment = Float64Array.from(column.values, (value) => Math.log2(u / Math.max((t.counts.get(value) ?? 1) / Math.max(t.table.total, 1), t.table.minimum)));
+    const adjustment = Float64Array.from(column.values, (value) => preparedTfWeight(t, u, value));
     return { level: t.table.level, valueOf: column.left, adjustment };
   });
   const out = new Float64Array(table.length);

@@ -41,17 +41,11 @@ export function houseNumber(address: string | null | undefined): string {
   return /(?:^|[\s,/])(\d+)[a-z]?\s+[a-z]/.exec((address ?? '').toLowerCase())?.[1] ?? '';
 }
 
-/** A person record as linkage compares it. */
-export function toLinkRecord(p: PersonColumns): LinkRecord {
-  return {
-    forename: normaliseName(p.forename),
-    surname: normaliseName(p.surname),
-    dob: normaliseDob(p.dob),
-    sex: (p.sex ?? '').toUpperCase(),
-    postcode: normalisePostcode(p.postcode),
-    uprn: (p.uprn ?? '').trim(),
-    houseNumber: houseNumber(p.address),
-  };
+/** How the fields of a record are normalised; callers that see each value many times can remember them. */
+export interface Normalisers {
+  name(value: string | null | undefined): string;
+  dob(value: string | null | undefined): string;
+  postcode(value: string | null | undefined): string;
 }
 
 /** A date of birth as linkage compares it: `YYYYMMDD`, `''` when missing. */
@@ -62,4 +56,19 @@ export function normaliseDob(value: string | null | undefined): string {
 /** A postcode as linkage compares it: upper case, no spaces. */
 export function normalisePostcode(value: string | null | undefined): string {
   return (value ?? '').toUpperCase().replace(/\s+/g, '');
+}
+
+const NORMALISERS: Normalisers = { name: normaliseName, dob: normaliseDob, postcode: normalisePostcode };
+
+/** A person record as linkage compares it. */
+export function toLinkRecord(p: PersonColumns, normalise: Normalisers = NORMALISERS): LinkRecord {
+  return {
+    forename: normalise.name(p.forename),
+    surname: normalise.name(p.surname),
+    dob: normalise.dob(p.dob),
+    sex: (p.sex ?? '').toUpperCase(),
+    postcode: normalise.postcode(p.postcode),
+    uprn: (p.uprn ?? '').trim(),
+    houseNumber: houseNumber(p.address),
+  };
 }

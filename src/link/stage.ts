@@ -10,7 +10,7 @@ import { candidatePairs, gammaAt, gammaTable, probabilityOf, scoreCandidates, sc
 import { parseStoredModel } from './breakdown.ts';
 import { forgetColumns } from './columns.ts';
 import { JobError } from '../errors.ts';
-import { currentPersonRecordsSql, houseNumber, normaliseDob, normaliseName, normalisePostcode, type PersonColumns } from './records.ts';
+import { currentPersonRecordsSql, normaliseDob, normaliseName, normalisePostcode, toLinkRecord, type Normalisers, type PersonColumns } from './records.ts';
 import { assignStableIds } from './stable-ids.ts';
 import { COUNCIL_BLOCKING, COUNCIL_COMPARISONS, COUNCIL_SESSIONS, COUNCIL_TRAINING } from './council.ts';
 
@@ -116,22 +116,23 @@ export interface Profiles {
   linkageKeys: number[];
 }
 
-/** `normalise(value)`, remembered in `seen` by the value as it came. */
-function normalisedOnce(seen: Map<string, string>, value: string | null, normalise: (value: string) => string): string {
-  const raw = value ?? '';
-  let normal = seen.get(raw);
-  if (normal === undefined) {
-    // The cap only guards a pathological extract (every value distinct).
-    if (seen.size > 1_000_000) seen.clear();
-    seen.set(raw, (normal = normalise(raw)));
-  }
-  return normal;
+/** `normalise`, remembering each value's result (the cap only guards a pathological extract). */
+function remembered(normalise: (value: string) => string): (value: string | null | undefined) => string {
+  const seen = new Map<string, string>();
+  return (value) => {
+    const raw = value ?? '';
+    let normal = seen.get(raw);
+    if (normal === undefined) {
+      if (seen.size > 1_000_000) seen.clear();
+      seen.set(raw, (normal = normalise(raw)));
+    }
+    return normal;
+  };
 }
 
 /**
  * Groups records identical in every linkage field (and source and person id) into profiles, as
- * they arrive. Names are normalised once per distinct spelling: a council has a few thousand
- * names and a million records.
+ * they arrive. Names, dates of birth and postcodes are normalised once per distinct spelling.
  */
 class ProfileBuilder implements Profiles {
   readonly profiles: Profile[] = [];
@@ -141,9 +142,7 @@ class ProfileBuilder implements Profiles {
   private readonly index = new Map<string, number>();
   // Each distinct spelling normalised once: a council has a few thousand names, tens of thousands
   // of postcodes and birth dates, and a million records.
-  private readonly names = new Map<string, string>();
-  private readonly postcodes = new Map<string, string>();
-  private readonly dobs = new Map<string, string>();
+  private readonly normalise: Normalisers = { name: remembered(normaliseName), dob: remembered(normaliseDob), postcode: remembered(normalisePostcode) };
 
   /** The last row added and its profile: a pupil's rows term after term arrive one after another. */
   private last: LoadedRecord | undefined;
@@ -164,15 +163,7 @@ class ProfileBuilder implements Profiles {
       this.recordsOf[this.lastAt]!.push(recordKey(r.source, r.record_id));
       return;
     }
-    const link: LinkRecord = {
-      forename: normalisedOnce(this.names, r.forename, normaliseName),
-      surname: normalisedOnce(this.names, r.surname, normaliseName),
-      dob: normalisedOnce(this.dobs, r.dob, normaliseDob),
-      sex: (r.sex ?? '').toUpperCase(),
-      postcode: normalisedOnce(this.postcodes, r.postcode, normalisePostcode),
-      uprn: (r.uprn ?? '').trim(),
-      houseNumber: houseNumber(r.address),
-    };
+    const link = toLinkRecord(r, this.normalise);
     const personRef = (r.person_ref ?? '').trim();
     const key = [r.source, personRef, link.forename, link.surname, link.dob, link.sex, link.postcode, link.uprn, link.houseNumber].join('\u0001');
     let at = this.index.get(key);

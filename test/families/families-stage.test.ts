@@ -76,6 +76,22 @@ for (const backend of availableBackends()) {
       expect(new Set(csv.map((r) => `${r.source}|${r.record_id}`)).size).toBe(rows);
       const caseOf = new Map((await readCsv(path.join(SAMPLES, 'attachments.csv'))).map((r) => [r.record_id, r.case_ref]));
       for (const r of csv.filter((x) => x.source === 'attachments')) expect(r.case_ref).toBe(caseOf.get(r.record_id));
+      // In the contract's order (family, person, source, record); no case_ref is an empty field, not "".
+      const sortKey = (r: Record<string, string>) => [Number(r.family_id), Number(r.person_id), r.source!, r.record_id!] as const;
+      const ordered = [...csv].sort((x, y) => {
+        const [a, b] = [sortKey(x), sortKey(y)];
+        return a[0] - b[0] || a[1] - b[1] || (a[2] < b[2] ? -1 : a[2] > b[2] ? 1 : 0) || (a[3] < b[3] ? -1 : a[3] > b[3] ? 1 : 0);
+      });
+      expect(csv).toEqual(ordered);
+      const lines = (await readFile(file, 'utf8')).split('\n');
+      const unattached = csv.find((r) => r.case_ref === '')!;
+      expect(lines).toContain(`${unattached.family_id},,${unattached.person_id},${unattached.source},${unattached.record_id}`);
+      // A case_ref that a spreadsheet would run as a formula is written with a leading apostrophe.
+      const attached = csv.find((r) => r.case_ref !== '')!;
+      await sql`UPDATE core.family SET case_ref = '=1+2' WHERE family_id = ${Number(attached.family_id)}`.execute(t.db.kysely);
+      const formula = await readCsv((await writeFamiliesCsv(t.db, out.dir)).file);
+      expect(new Set(formula.filter((r) => r.family_id === attached.family_id).map((r) => r.case_ref))).toEqual(new Set(["'=1+2"]));
+      await sql`UPDATE core.family SET case_ref = ${attached.case_ref!} WHERE family_id = ${Number(attached.family_id)}`.execute(t.db.kysely);
 
       // The same data again: the same people in the same families, nothing begins or ends.
       const again = await matchAndGroup(await testRun(t.db, 'match'));

@@ -56,7 +56,7 @@ for (const backend of availableBackends()) {
       return { summary: await t.db.transaction((s) => matchPeople(s, ctx)), runId: ctx.runId };
     };
 
-    it('reads profiles over a cursor exactly as grouping the whole record list would, in a fixed order whatever the storage order', async () => {
+    it('reads profiles as COPY output exactly as grouping the whole record list would, in a fixed order whatever the storage order', async () => {
       const whole = profilesOf(await t.db.transaction((s) => loadCurrentPersonRecords(s)));
       const streamed = await t.db.transaction((s) => loadProfiles(s));
       expect(streamed.recordCount).toBe(whole.recordCount);
