@@ -10,6 +10,9 @@ export type CopyRow = (string | null)[];
 /**
  * The rows of text COPY output, a batch per chunk of input (so a caller's loop stays
  * synchronous within a batch). Multi-byte characters and rows split across chunks are joined.
+ *
+ * A field of 13 characters or more is a view into its chunk's text (V8 slices strings), so
+ * keeping one keeps the whole chunk: pass what is kept beyond the batch through {@link detached}.
  */
 export async function* copyTextRows(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<CopyRow[]> {
   const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -59,4 +62,12 @@ export function unescapeCopyText(value: string): string {
     if (/^[0-7]/.test(escape)) return String.fromCharCode(parseInt(escape, 8));
     return SIMPLE_ESCAPES[escape] ?? escape;
   });
+}
+
+/**
+ * `value` as a string of its own, holding no view into a larger string such as a COPY chunk.
+ * (V8 copies the characters when it flattens the concatenation, and slices that copy.)
+ */
+export function detached(value: string): string {
+  return value.length < 13 ? value : (' ' + value).slice(1);
 }

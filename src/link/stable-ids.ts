@@ -21,28 +21,31 @@ export interface IdChange {
 }
 
 export interface IdAssignment {
-  /** Per cluster (index into `clusters`): its earlier id, or undefined for a new person. */
+  /** Per cluster (index into `firstKeys`): its earlier id, or undefined for a new person. */
   personIdOf: (number | undefined)[];
   changes: IdChange[];
 }
 
+/** Records of one cluster that an earlier run gave one person id. */
+export interface Holding {
+  cluster: number;
+  personId: number;
+  records: number;
+}
+
 /**
- * `clusters` lists each cluster's record keys (sorted or not); `previous` gives a record key's
- * earlier person id where it had one.
+ * `firstKeys` gives each cluster's first record key (the tie-break: the cluster whose first record
+ * sorts first); `holdings` says how many records of which cluster an earlier run gave which id
+ * (a cluster and id may come more than once: the counts add up).
  */
-export function assignStableIds(clusters: readonly (readonly string[])[], previous: ReadonlyMap<string, number>): IdAssignment {
-  const firstKey = clusters.map((keys) => keys.reduce((min, k) => (k < min ? k : min), keys[0] ?? ''));
+export function assignStableIds(firstKeys: readonly string[], holdings: Iterable<Holding>): IdAssignment {
   // For each earlier id: how many of its records each cluster holds.
   const holders = new Map<number, Map<number, number>>();
-  clusters.forEach((keys, c) => {
-    for (const key of keys) {
-      const id = previous.get(key);
-      if (id === undefined) continue;
-      let byCluster = holders.get(id);
-      if (!byCluster) holders.set(id, (byCluster = new Map()));
-      byCluster.set(c, (byCluster.get(c) ?? 0) + 1);
-    }
-  });
+  for (const { cluster, personId, records } of holdings) {
+    let byCluster = holders.get(personId);
+    if (!byCluster) holders.set(personId, (byCluster = new Map()));
+    byCluster.set(cluster, (byCluster.get(cluster) ?? 0) + records);
+  }
   // Each earlier id goes to the cluster holding most of its records.
   const owned = new Map<number, number[]>();
   const ownerOf = new Map<number, number>();
@@ -50,14 +53,14 @@ export function assignStableIds(clusters: readonly (readonly string[])[], previo
     let best = -1;
     for (const [c, n] of byCluster) {
       const bestN = best < 0 ? -1 : byCluster.get(best)!;
-      if (n > bestN || (n === bestN && firstKey[c]! < firstKey[best]!)) best = c;
+      if (n > bestN || (n === bestN && firstKeys[c]! < firstKeys[best]!)) best = c;
     }
     ownerOf.set(id, best);
     owned.set(best, [...(owned.get(best) ?? []), id]);
   }
-  const personIdOf: (number | undefined)[] = clusters.map(() => undefined);
+  const personIdOf: (number | undefined)[] = firstKeys.map(() => undefined);
   const changes: IdChange[] = [];
-  clusters.forEach((_, c) => {
+  firstKeys.forEach((_, c) => {
     const ids = owned.get(c);
     if (!ids || ids.length === 0) return;
     // Keep the id this cluster holds most records of; ties to the smallest (oldest) id.

@@ -4,7 +4,7 @@ import type { RunContext } from '../run/context.ts';
 import { batches } from '../util/batches.ts';
 import { hash53 } from '../util/hash.ts';
 import { copyRows, nextIds, type CopyCell } from '../db/copy-rows.ts';
-import { copyTextRows } from '../db/copy-out.ts';
+import { copyTextRows, detached } from '../db/copy-out.ts';
 import { clusterMembers, pairGuard, type CandidateLink, type ClusterMember } from './clusters.ts';
 import { candidatePairs, gammaAt, gammaTable, probabilityOf, scoreCandidates, scorePair, scoreWeights, type LinkModel, type LinkRecord } from './model.ts';
 import { parseStoredModel } from './breakdown.ts';
@@ -107,13 +107,62 @@ interface Profile extends LinkRecord {
   dob: string;
 }
 
-/** Profiles of person records, and the record keys (`source|record_id`) behind each. */
+/** Profiles of person records: each profile's fields, first record and number of records. */
 export interface Profiles {
   profiles: Profile[];
-  recordsOf: string[][];
+  /** Per profile, its first record key (`source|record_id`, least in code-unit order): it names the profile in stored pairs. */
+  firstRecord: string[];
+  /** Per profile, how many records it groups. */
+  recordsIn: number[];
   recordCount: number;
   /** Per profile, a 53-bit hash of its linkage fields (stored as person_record.linkage_key). */
   linkageKeys: number[];
+}
+
+/**
+ * The profiles of the current records, with what earlier match runs made of their records. No
+ * record id is held: a record is known by the file and line it was loaded from (see {@link ProfileByLine}).
+ */
+export interface LoadedProfiles extends Profiles {
+  /** Per profile, 1 when one of its records is new or was linked with other fields last time. */
+  fresh: Uint8Array;
+  freshCount: number;
+  /** Per profile, the earlier person ids of its records and how many records had each. */
+  heldBy(profile: number): Iterable<[personId: number, records: number]>;
+  /** Each current record's profile, by file and line. */
+  profileByLine: ProfileByLine;
+  /** The profile of each record asked for by key (`source|record_id`); -1 when not current. */
+  profileOfRecord: Map<string, number>;
+}
+
+/**
+ * Each record's profile by the file and line it was loaded from (file ids and line numbers are
+ * unique among the current files): four bytes a record, where its record id would cost some
+ * sixty, and a way back to it in SQL (`raw.* USING (file_id, line)`).
+ */
+export class ProfileByLine {
+  readonly #files = new Map<number, Int32Array>();
+
+  /** Record that line `line` of file `fileId` is in profile `profile` (at least 0). */
+  set(fileId: number, line: number, profile: number): void {
+    let lines = this.#files.get(fileId);
+    if (!lines || line >= lines.length) {
+      const grown = new Int32Array(Math.max(1024, line + 1, (lines?.length ?? 0) * 2)).fill(-1);
+      if (lines) grown.set(lines);
+      this.#files.set(fileId, (lines = grown));
+    }
+    lines[line] = profile;
+  }
+
+  /** Replace every profile number by `change(profile)`. */
+  mapProfiles(change: (profile: number) => number): void {
+    for (const lines of this.#files.values()) for (let line = 0; line < lines.length; line++) if (lines[line]! >= 0) lines[line] = change(lines[line]!);
+  }
+
+  /** Every record's file, line and profile, file by file in line order. */
+  *entries(): Generator<[fileId: number, line: number, profile: number]> {
+    for (const [fileId, lines] of this.#files) for (let line = 0; line < lines.length; line++) if (lines[line]! >= 0) yield [fileId, line, lines[line]!];
+  }
 }
 
 /** `normalise`, remembering each value's result (the cap only guards a pathological extract). */
@@ -130,19 +179,61 @@ function remembered(normalise: (value: string) => string): (value: string | null
   };
 }
 
+/** What an earlier match run made of a record: its person and the linkage key of its fields then. */
+interface Earlier {
+  personId: number;
+  linkageKey: number | null;
+}
+
 /**
  * Groups records identical in every linkage field (and source and person id) into profiles, as
- * they arrive. Names, dates of birth and postcodes are normalised once per distinct spelling.
+ * they arrive, keeping per profile only its first record, its count and its records' earlier
+ * people. Names, dates of birth and postcodes are normalised once per distinct spelling.
  */
-class ProfileBuilder implements Profiles {
+class ProfileBuilder {
   readonly profiles: Profile[] = [];
-  readonly recordsOf: string[][] = [];
+  readonly firstRecord: string[] = [];
+  readonly recordsIn: number[] = [];
   readonly linkageKeys: number[] = [];
+  readonly fresh: number[] = [];
+  /** Per profile, the earlier person id of its first record seen with one (NaN: none yet), and how many records had it. */
+  readonly heldId: number[] = [];
+  readonly heldRecords: number[] = [];
+  /** Other earlier ids of a profile's records (rare: a profile is one person in every run). */
+  readonly moreHeld = new Map<number, Map<number, number>>();
+  readonly profileByLine = new ProfileByLine();
   recordCount = 0;
-  private readonly index = new Map<string, number>();
+  private index = new Map<string, number>();
   // Each distinct spelling normalised once: a council has a few thousand names, tens of thousands
   // of postcodes and birth dates, and a million records.
   private readonly normalise: Normalisers = { name: remembered(normaliseName), dob: remembered(normaliseDob), postcode: remembered(normalisePostcode) };
+
+  /** Records to find the profile of (keys `source|record_id`), filled in as they come. */
+  readonly profileOfRecord: Map<string, number>;
+
+  constructor(profileOfRecord = new Map<string, number>()) {
+    this.profileOfRecord = profileOfRecord;
+  }
+
+  /** The profile of a record's fields (a new one when no earlier record had them). */
+  private profileOf(r: LoadedRecord): number {
+    const link = toLinkRecord(r, this.normalise);
+    const personRef = detached((r.person_ref ?? '').trim());
+    const key = [r.source, personRef, link.forename, link.surname, link.dob, link.sex, link.postcode, link.uprn, link.houseNumber].join('\u0001');
+    let at = this.index.get(key);
+    if (at === undefined) {
+      at = this.profiles.length;
+      this.index.set(key, at);
+      this.profiles.push({ ...link, dob: link.dob ?? '', source: r.source, personRef });
+      this.firstRecord.push(detached(recordKey(r.source, r.record_id)));
+      this.recordsIn.push(0);
+      this.linkageKeys.push(hash53(key));
+      this.fresh.push(0);
+      this.heldId.push(Number.NaN);
+      this.heldRecords.push(0);
+    }
+    return at;
+  }
 
   /** The last row added and its profile: a pupil's rows term after term arrive one after another. */
   private last: LoadedRecord | undefined;
@@ -156,50 +247,95 @@ class ProfileBuilder implements Profiles {
     );
   }
 
-  /** Add one record to its profile (a new one when no earlier record had its fields). */
-  add(r: LoadedRecord): void {
+  /**
+   * Add one record to its profile. `place`: the file and line it was loaded from, when known.
+   * `earlier`: what the last match run made of it, when it was linked before.
+   */
+  add(r: LoadedRecord, place?: { fileId: number; line: number }, earlier?: Earlier): void {
     this.recordCount++;
-    if (this.sameAsLast(r)) {
-      this.recordsOf[this.lastAt]!.push(recordKey(r.source, r.record_id));
-      return;
-    }
-    const link = toLinkRecord(r, this.normalise);
-    const personRef = (r.person_ref ?? '').trim();
-    const key = [r.source, personRef, link.forename, link.surname, link.dob, link.sex, link.postcode, link.uprn, link.houseNumber].join('\u0001');
-    let at = this.index.get(key);
-    if (at === undefined) {
-      at = this.profiles.length;
-      this.index.set(key, at);
-      this.profiles.push({ ...link, dob: link.dob ?? '', source: r.source, personRef });
-      this.recordsOf.push([]);
-      this.linkageKeys.push(hash53(key));
-    }
-    this.recordsOf[at]!.push(recordKey(r.source, r.record_id));
+    const at = this.sameAsLast(r) ? this.lastAt : this.profileOf(r);
     this.last = r;
     this.lastAt = at;
+    if (place) this.profileByLine.set(place.fileId, place.line, at);
+    this.recordsIn[at]!++;
+    const key = recordKey(r.source, r.record_id);
+    if (key < this.firstRecord[at]!) this.firstRecord[at] = detached(key);
+    if (this.profileOfRecord.size > 0 && this.profileOfRecord.has(key)) this.profileOfRecord.set(key, at);
+    if (earlier === undefined || earlier.linkageKey !== this.linkageKeys[at]) this.fresh[at] = 1;
+    if (earlier === undefined) return;
+    const held = this.heldId[at]!;
+    if (Number.isNaN(held) || held === earlier.personId) {
+      this.heldId[at] = earlier.personId;
+      this.heldRecords[at]!++;
+    } else {
+      let more = this.moreHeld.get(at);
+      if (!more) this.moreHeld.set(at, (more = new Map()));
+      more.set(earlier.personId, (more.get(earlier.personId) ?? 0) + 1);
+    }
+  }
+
+  /**
+   * Everything, in a fixed order: profiles by their first record key, so the same records always
+   * give the same profiles in the same order, whatever order they came in.
+   */
+  inFixedOrder(): LoadedProfiles {
+    this.index = new Map(); // only needed while records come in
+    const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+    const order = this.profiles.map((_, i) => i).sort((a, b) => byCodeUnits(this.firstRecord[a]!, this.firstRecord[b]!));
+    const newIndex = new Int32Array(order.length);
+    order.forEach((old, i) => {
+      newIndex[old] = i;
+    });
+    this.profileByLine.mapProfiles((p) => newIndex[p]!);
+    for (const [key, p] of this.profileOfRecord) if (p >= 0) this.profileOfRecord.set(key, newIndex[p]!);
+    const heldId = order.map((i) => this.heldId[i]!);
+    const heldRecords = order.map((i) => this.heldRecords[i]!);
+    const moreHeld = new Map([...this.moreHeld].map(([p, more]) => [newIndex[p]!, more]));
+    const fresh = Uint8Array.from(order, (i) => this.fresh[i]!);
+    return {
+      profiles: order.map((i) => this.profiles[i]!),
+      firstRecord: order.map((i) => this.firstRecord[i]!),
+      recordsIn: order.map((i) => this.recordsIn[i]!),
+      linkageKeys: order.map((i) => this.linkageKeys[i]!),
+      recordCount: this.recordCount,
+      fresh,
+      freshCount: fresh.reduce((n, f) => n + f, 0),
+      *heldBy(p) {
+        if (heldRecords[p]! > 0) yield [heldId[p]!, heldRecords[p]!];
+        const more = moreHeld.get(p);
+        if (more) yield* more;
+      },
+      profileByLine: this.profileByLine,
+      profileOfRecord: this.profileOfRecord,
+    };
   }
 }
 
-/** Group records identical in every linkage field (and source and person id) into profiles. */
+/** Group records identical in every linkage field (and source and person id) into profiles, in a fixed order. */
 export function profilesOf(records: readonly LoadedRecord[]): Profiles {
   const builder = new ProfileBuilder();
   for (const r of records) builder.add(r);
-  return builder;
+  const { profiles, firstRecord, recordsIn, recordCount, linkageKeys } = builder.inFixedOrder();
+  return { profiles, firstRecord, recordsIn, recordCount, linkageKeys };
 }
 
 /**
- * The profiles of every current person record, read as COPY output so the process never holds
- * the loaded rows themselves (nor makes an object of each), only profiles and record keys. Rows
- * come in storage order (sorting 1.9M rows on nine text columns in the database cost more than
- * all the rest); profiles and their records are then put in a fixed order (by source and first
- * record id), so the same records always give the same profiles in the same order.
+ * The profiles of every current person record, read as COPY output with each record's person and
+ * linkage key in the last match run, so the process never holds the loaded rows, nor a list of
+ * record ids: only profiles, and one hash per distinct raw combination of fields. Rows come in
+ * storage order (sorting 1.9M rows on nine text columns in the database cost more than all the
+ * rest); profiles are then put in a fixed order (by first record). `records`: record keys
+ * (`source|record_id`) whose profile is wanted (see `profileOfRecord`).
  */
-export async function loadProfiles(session: DbSession): Promise<Profiles> {
-  const columns = "record_id, person_ref, forename, surname, to_char(dob, 'YYYY-MM-DD') AS dob, sex, address, postcode, uprn";
-  const builder = new ProfileBuilder();
-  for await (const rows of copyTextRows(session.copyTo(currentPersonRecordsSql(columns)))) {
-    for (const [source, recordId, personRef, forename, surname, dob, sex, address, postcode, uprn] of rows) {
-      builder.add({
+export async function loadProfiles(session: DbSession, records: Iterable<string> = []): Promise<LoadedProfiles> {
+  const builder = new ProfileBuilder(new Map([...records].map((key) => [key, -1])));
+  const query = `
+    SELECT r.source, r.record_id, r.file_id, r.line, r.person_ref, r.forename, r.surname, r.dob, r.sex, r.address, r.postcode, r.uprn, pr.person_id, pr.linkage_key
+    FROM (${currentPersonRecordsSql("record_id, file_id, line, person_ref, forename, surname, to_char(dob, 'YYYY-MM-DD') AS dob, sex, address, postcode, uprn")}) r
+    LEFT JOIN core.person_record pr ON pr.source = r.source AND pr.record_id = r.record_id`;
+  for await (const rows of copyTextRows(session.copyTo(query))) {
+    for (const [source, recordId, fileId, line, personRef, forename, surname, dob, sex, address, postcode, uprn, personId, linkageKey] of rows) {
+      const record: LoadedRecord = {
         source: source!,
         record_id: recordId!,
         person_ref: personRef ?? null,
@@ -210,23 +346,12 @@ export async function loadProfiles(session: DbSession): Promise<Profiles> {
         address: address ?? null,
         postcode: postcode ?? null,
         uprn: uprn ?? null,
-      });
+      };
+      const earlier = personId === null || personId === undefined ? undefined : { personId: Number(personId), linkageKey: linkageKey === null || linkageKey === undefined ? null : Number(linkageKey) };
+      builder.add(record, { fileId: Number(fileId), line: Number(line) }, earlier);
     }
   }
-  return inFixedOrder(builder);
-}
-
-/** Profiles ordered by their first record (`source|record_id`, compared as strings), each profile's records sorted. */
-function inFixedOrder(p: Profiles): Profiles {
-  const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-  for (const keys of p.recordsOf) if (keys.length > 1) keys.sort(byCodeUnits);
-  const order = p.profiles.map((_, i) => i).sort((a, b) => byCodeUnits(p.recordsOf[a]![0]!, p.recordsOf[b]![0]!));
-  return {
-    profiles: order.map((i) => p.profiles[i]!),
-    recordsOf: order.map((i) => p.recordsOf[i]!),
-    linkageKeys: order.map((i) => p.linkageKeys[i]!),
-    recordCount: p.recordCount,
-  };
+  return builder.inFixedOrder();
 }
 
 /** Scored pairs of profiles: the council model (undefined when too few pairs to train), the pairs, their levels and total weights. */
@@ -271,20 +396,23 @@ async function lastMatchRun(k: Kysely<any>): Promise<{ runId: number; modelRun: 
 }
 
 /**
- * Copy the stored pairs of `fromRun` whose records are both among `settled` (records unchanged
+ * Copy the stored pairs of `fromRun` whose records are both settled (in profiles unchanged
  * since then, so the same model gives the same weights) into `runId`, with the outcome this run
  * gives them: decided by a reviewer, not linked; at or above the threshold, linked when both
  * records are one person now and refused otherwise; in the review band, review. Call after
- * this run's person records are written. Returns how many, and how many await review.
+ * this run's person records are written (by {@link writePersonRecords}, which leaves record_change). Returns how many, and how many await review.
  */
 async function carryForwardPairs(
   session: DbSession,
   opts: { runId: number; fromRun: number; threshold: number; reviewLow: number; reviewHigh: number },
-  settled: () => Iterable<CopyCell[]>,
 ): Promise<{ pairs: number; inReviewBand: number }> {
   const k = session.kysely;
-  await sql`CREATE TEMP TABLE settled_record (source text, record_id text, PRIMARY KEY (source, record_id)) ON COMMIT DROP`.execute(k);
-  await copyRows(session, 'settled_record (source, record_id)', settled());
+  // Settled: current records whose profile is not fresh (record_change holds every record of a fresh profile).
+  await sql`
+    CREATE TEMP TABLE settled_record ON COMMIT DROP AS
+    SELECT r.source, r.record_id FROM (${sql.raw(currentPersonRecordsSql('record_id, file_id, line'))}) r
+    WHERE NOT EXISTS (SELECT 1 FROM record_change c WHERE c.fresh AND c.file_id = r.file_id AND c.line = r.line)`.execute(k);
+  await sql`ALTER TABLE settled_record ADD PRIMARY KEY (source, record_id)`.execute(k);
   await sql`ANALYZE settled_record`.execute(k);
   const { rows } = await sql<{ pairs: number; in_band: number }>`
     WITH previous AS (
@@ -319,6 +447,58 @@ async function carryForwardPairs(
   return { pairs: rows[0]!.pairs, inReviewBand: rows[0]!.in_band };
 }
 
+/** The earlier person id most of a profile's records had (ties: the smallest); NaN when none had one. */
+function mainHeldId(loaded: LoadedProfiles, p: number): number {
+  let best = Number.NaN;
+  let bestRecords = 0;
+  for (const [personId, records] of loaded.heldBy(p)) {
+    if (records > bestRecords || (records === bestRecords && personId < best)) [best, bestRecords] = [personId, records];
+  }
+  return best;
+}
+
+/**
+ * Write every current record's person and linkage key where either changed. The records of the
+ * profiles that changed go by file and line to the temporary table record_change (with their
+ * person, linkage key, and whether the profile is fresh), and from there to core.person_record
+ * with their record ids, in SQL. Leaves record_change for {@link carryForwardPairs}.
+ */
+async function writePersonRecords(
+  session: DbSession,
+  loaded: LoadedProfiles,
+  personOf: (profile: number) => number,
+  opts: { runId: number; linkedBefore: boolean },
+): Promise<void> {
+  const k = session.kysely;
+  // A profile is written when fresh (a new record, or other fields), or when its records' person changed.
+  const changed = new Uint8Array(loaded.profiles.length);
+  for (let p = 0; p < changed.length; p++) {
+    if (loaded.fresh[p]) changed[p] = 1;
+    else for (const [personId] of loaded.heldBy(p)) if (personId !== personOf(p)) changed[p] = 1;
+  }
+  await sql`CREATE TEMP TABLE record_change (file_id bigint, line int, person_id bigint, linkage_key bigint, fresh boolean) ON COMMIT DROP`.execute(k);
+  // Rows are made as COPY consumes them: at 4x there are millions, never held at once.
+  function* changedRecords(): Generator<CopyCell[]> {
+    for (const [fileId, line, p] of loaded.profileByLine.entries()) {
+      if (changed[p]) yield [fileId, line, personOf(p), loaded.linkageKeys[p]!, loaded.fresh[p] ? 't' : 'f'];
+    }
+  }
+  if ((await copyRows(session, 'record_change (file_id, line, person_id, linkage_key, fresh)', changedRecords())) === 0) return;
+  await sql`ANALYZE record_change`.execute(k);
+  const written = sql`
+    INSERT INTO core.person_record (source, record_id, person_id, linkage_key, run_id)
+    SELECT r.source, r.record_id, c.person_id, c.linkage_key, ${opts.runId}::bigint
+    FROM (${sql.raw(currentPersonRecordsSql('record_id, file_id, line'))}) r JOIN record_change c ON c.file_id = r.file_id AND c.line = r.line`;
+  if (!opts.linkedBefore) {
+    await written.execute(k);
+    return;
+  }
+  // Unchanged records of a changed profile keep their row (and the run that wrote it).
+  await sql`${written}
+    ON CONFLICT (source, record_id) DO UPDATE SET person_id = EXCLUDED.person_id, linkage_key = EXCLUDED.linkage_key, run_id = EXCLUDED.run_id
+    WHERE core.person_record.person_id IS DISTINCT FROM EXCLUDED.person_id OR core.person_record.linkage_key IS DISTINCT FROM EXCLUDED.linkage_key`.execute(k);
+}
+
 /** Run the match stage inside the caller's transaction. */
 export async function matchPeople(session: DbSession, ctx: RunContext, opts: MatchOptions = {}): Promise<MatchSummary> {
   const threshold = opts.threshold ?? 0.5;
@@ -330,31 +510,18 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
   // Freshly loaded tables have no statistics yet; without them the planner picks nested loops over millions of rows.
   await sql`ANALYZE audit.input_file, audit.file_supersession, raw.attendance, raw.offending, raw.employment, raw.social_care, raw.attachments, core.person_record`.execute(k);
 
-  // The loaded rows are dropped as soon as they are grouped: only profiles are kept.
-  const { profiles, recordsOf, recordCount, linkageKeys } = await loadProfiles(session);
+  const decisions = await sql<{ source_a: string; record_a: string; source_b: string; record_b: string; decision: 'same' | 'different' }>`
+    SELECT DISTINCT ON (source_a, record_a, source_b, record_b) source_a, record_a, source_b, record_b, decision
+    FROM core.review_decision ORDER BY source_a, record_a, source_b, record_b, decision_id DESC`.execute(k);
+  // Records are grouped as they come: only profiles are kept, and the profiles of decided records.
+  const loaded = await loadProfiles(
+    session,
+    decisions.rows.flatMap((d) => [recordKey(d.source_a, d.record_a), recordKey(d.source_b, d.record_b)]),
+  );
+  const { profiles, firstRecord, recordCount, linkageKeys, fresh, freshCount: freshProfiles, profileOfRecord } = loaded;
   log.info({ records: recordCount, profiles: profiles.length }, 'records loaded');
-
-  // What earlier runs linked: each record's person, and the hash of its fields then. Read as COPY
-  // output: the whole result (1.9M row objects at 1x) held at once was most of a monthly run's peak.
-  const previous = new Map<string, number>();
-  const previousKey = new Map<string, number | null>();
-  for await (const rows of copyTextRows(session.copyTo('SELECT source, record_id, person_id, linkage_key FROM core.person_record'))) {
-    for (const [source, recordId, personId, linkageKey] of rows) {
-      const key = recordKey(source!, recordId!);
-      previous.set(key, Number(personId));
-      previousKey.set(key, linkageKey === null || linkageKey === undefined ? null : Number(linkageKey));
-    }
-  }
-  // A profile is fresh when any of its records is new or was linked with other fields.
-  const fresh = new Uint8Array(profiles.length);
-  let freshProfiles = 0;
-  recordsOf.forEach((keys, p) => {
-    const linkageKey = linkageKeys[p]!;
-    if (keys.some((key) => !previous.has(key) || previousKey.get(key) !== linkageKey)) {
-      fresh[p] = 1;
-      freshProfiles++;
-    }
-  });
+  const { rows: [{ linked_before: linkedBefore }] } = await sql<{ linked_before: boolean }>`
+    SELECT EXISTS (SELECT 1 FROM core.person_record) AS linked_before`.execute(k) as { rows: [{ linked_before: boolean }] };
   const last = await lastMatchRun(k);
   // Incremental when there is a model to build on and most people are already known; a month in
   // which half the records are new or changed is relinked in full (and the model retrained).
@@ -368,17 +535,6 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
   const scoringStarted = performance.now();
   const { model, pairs, byRule, trainingPairs, table, weights } = incremental ? scoreFreshProfiles(profiles, fresh, last!.model!) : scoreProfiles(profiles);
   const scoringSeconds = (performance.now() - scoringStarted) / 1000;
-
-  const decisions = await sql<{ source_a: string; record_a: string; source_b: string; record_b: string; decision: 'same' | 'different' }>`
-    SELECT DISTINCT ON (source_a, record_a, source_b, record_b) source_a, record_a, source_b, record_b, decision
-    FROM core.review_decision ORDER BY source_a, record_a, source_b, record_b, decision_id DESC`.execute(k);
-  // Where each decided record lives (profile index): only those records are looked up.
-  const profileOfRecord = new Map<string, number>();
-  for (const d of decisions.rows) {
-    profileOfRecord.set(recordKey(d.source_a, d.record_a), -1);
-    profileOfRecord.set(recordKey(d.source_b, d.record_b), -1);
-  }
-  if (profileOfRecord.size > 0) recordsOf.forEach((keys, p) => keys.forEach((key) => profileOfRecord.has(key) && profileOfRecord.set(key, p)));
 
   const links: CandidateLink[] = [];
   const linkOfPair = new Map<number, number>();
@@ -412,7 +568,7 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
     const firstOfPerson = new Map<number, number>();
     fresh.forEach((isFresh, p) => {
       if (isFresh) return;
-      const person = previous.get(recordsOf[p]![0]!)!;
+      const person = mainHeldId(loaded, p);
       const first = firstOfPerson.get(person);
       if (first === undefined) firstOfPerson.set(person, p);
       else links.push({ a: first, b: p, kind: 'previous', weight: Number.POSITIVE_INFINITY });
@@ -441,20 +597,25 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
   const refusedLinks: Record<string, number> = {};
   for (const why of refused) if (why) refusedLinks[why] = (refusedLinks[why] ?? 0) + 1;
 
-  // Clusters of record keys, in a fixed order (by their first profile).
+  // Clusters in a fixed order (by their first profile, whose first record is the cluster's first).
   const clusterIndex = new Map<number, number>();
-  const clusters: string[][] = [];
+  const clusterFirst: string[] = [];
+  const clusterOfProfile = new Int32Array(profiles.length);
   clusterOf.forEach((root, p) => {
     let c = clusterIndex.get(root);
     if (c === undefined) {
-      c = clusters.length;
+      c = clusterFirst.length;
       clusterIndex.set(root, c);
-      clusters.push([]);
+      clusterFirst.push(firstRecord[p]!);
     }
-    clusters[c]!.push(...recordsOf[p]!);
+    clusterOfProfile[p] = c;
   });
   phase('clusters');
-  const { personIdOf, changes } = assignStableIds(clusters, previous);
+  const { personIdOf, changes } = assignStableIds(clusterFirst, (function* () {
+    for (let p = 0; p < profiles.length; p++) {
+      for (const [personId, records] of loaded.heldBy(p)) yield { cluster: clusterOfProfile[p]!, personId, records };
+    }
+  })());
   phase('stable ids');
   const newClusters = personIdOf.flatMap((id, c) => (id === undefined ? [c] : []));
   if (newClusters.length > 0) {
@@ -466,33 +627,7 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
   }
 
   phase('new people');
-  // Every current record's person and linkage key, written only where either changed.
-  // Rows are made as COPY consumes them: at 4x there are millions, never held at once.
-  function* changedRecords(): Generator<CopyCell[]> {
-    for (let p = 0; p < profiles.length; p++) {
-      const personId = personIdOf[clusterIndex.get(clusterOf[p]!)!]!;
-      const linkageKey = linkageKeys[p]!;
-      for (const key of recordsOf[p]!) {
-        if (previous.get(key) === personId && previousKey.get(key) === linkageKey) continue;
-        yield [...splitRecordKey(key), personId, String(linkageKey), ctx.runId];
-      }
-    }
-  }
-  const personRecordColumns = '(source, record_id, person_id, linkage_key, run_id)';
-  if (previous.size === 0) {
-    // The first run: nothing to update, so straight in by COPY.
-    await copyRows(session, `core.person_record ${personRecordColumns}`, changedRecords());
-  } else {
-    // Loaded by COPY into a scratch table, then upserted in one statement.
-    await sql`CREATE TEMP TABLE person_record_changed (source text, record_id text, person_id bigint, linkage_key bigint, run_id bigint) ON COMMIT DROP`.execute(k);
-    if ((await copyRows(session, `person_record_changed ${personRecordColumns}`, changedRecords())) > 0) {
-      await sql`
-        INSERT INTO core.person_record ${sql.raw(personRecordColumns)}
-        SELECT source, record_id, person_id, linkage_key, run_id FROM person_record_changed
-        ON CONFLICT (source, record_id) DO UPDATE SET person_id = EXCLUDED.person_id, linkage_key = EXCLUDED.linkage_key, run_id = EXCLUDED.run_id`.execute(k);
-    }
-    await sql`DROP TABLE person_record_changed`.execute(k);
-  }
+  await writePersonRecords(session, loaded, (p) => personIdOf[clusterOfProfile[p]!]!, { runId: ctx.runId, linkedBefore });
   phase('person records');
   await batches(changes, 10_000, async (batch) => {
     const newIds = batch.map((c) => (typeof c.newPersonId === 'number' ? c.newPersonId : personIdOf[c.newPersonId.cluster]!));
@@ -505,7 +640,7 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
 
   phase('person changes');
   // The evidence: every pair scored at or above STORE_PAIRS_FROM, and the model.
-  const first = (p: number) => splitRecordKey(recordsOf[p]![0]!);
+  const first = (p: number) => splitRecordKey(firstRecord[p]!);
   let reviewQueue = 0;
   // Rows are made as COPY consumes them: at bench scale there are millions, never held at once.
   function* storedPairs(): Generator<CopyCell[]> {
@@ -541,15 +676,11 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
   // (same model, same fields), so this run's evidence and review queue stay whole.
   let carriedPairs = 0;
   if (incremental) {
-    const carried = await carryForwardPairs(session, { runId: ctx.runId, fromRun: last!.runId, threshold, reviewLow, reviewHigh }, function* () {
-      for (let p = 0; p < profiles.length; p++) {
-        if (fresh[p]) continue;
-        for (const key of recordsOf[p]!) yield splitRecordKey(key);
-      }
-    });
+    const carried = await carryForwardPairs(session, { runId: ctx.runId, fromRun: last!.runId, threshold, reviewLow, reviewHigh });
     carriedPairs = carried.pairs;
     reviewQueue += carried.inReviewBand;
   }
+  await sql`DROP TABLE IF EXISTS record_change`.execute(k);
   await sql`
     INSERT INTO core.link_model (run_id, model, records, profiles, candidate_pairs, pairs_by_rule, match_threshold, review_low, review_high,
                                  mode, model_run, fresh_profiles, carried_pairs)
@@ -572,7 +703,7 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
     reviewDecisionsApplied,
     refusedLinks,
     reviewQueue,
-    persons: clusters.length,
+    persons: clusterFirst.length,
     newPersons: newClusters.length,
     merges: changes.filter((c) => c.kind === 'merge').length,
     splits: changes.filter((c) => c.kind === 'split').length,

@@ -57,6 +57,13 @@ describe('clusterMembers guards against chaining', () => {
 });
 
 describe('assignStableIds', () => {
+  /** Clusters of record keys, and each record's earlier id, in the form assignStableIds takes. */
+  const assign = (clusters: string[][], previous: Map<string, number>) =>
+    assignStableIds(
+      clusters.map((keys) => [...keys].sort()[0]!),
+      clusters.flatMap((keys, cluster) => keys.flatMap((key) => (previous.has(key) ? [{ cluster, personId: previous.get(key)!, records: 1 }] : []))),
+    );
+
   it('keeps ids, gives new ones, and records merges and splits', () => {
     const previous = new Map([
       ['r1', 10],
@@ -66,7 +73,7 @@ describe('assignStableIds', () => {
       ['r5', 12],
     ]);
     // r1, r2 stay together; r3 leaves 10 for a cluster of its own; 11 and 12 are found to be one person; r6 is new.
-    const { personIdOf, changes } = assignStableIds([['r1', 'r2'], ['r3'], ['r4', 'r5'], ['r6']], previous);
+    const { personIdOf, changes } = assign([['r1', 'r2'], ['r3'], ['r4', 'r5'], ['r6']], previous);
     expect(personIdOf).toEqual([10, undefined, 11, undefined]);
     expect(changes).toEqual([
       { kind: 'split', oldPersonId: 10, newPersonId: { cluster: 1 }, records: 1, reason: 'records now form a person of their own' },
@@ -80,7 +87,18 @@ describe('assignStableIds', () => {
       ['b', 1],
       ['c', 2],
     ]);
-    expect(assignStableIds([['c'], ['b', 'a']], previous)).toEqual({ personIdOf: [2, 1], changes: [] });
+    expect(assign([['c'], ['b', 'a']], previous)).toEqual({ personIdOf: [2, 1], changes: [] });
+  });
+
+  it('adds up the records a cluster holds of one id, given in several holdings, and breaks ties by first record', () => {
+    // Id 5's records: 1 + 1 in cluster 0, 2 in cluster 1: a tie, so it stays with cluster 0 (first key 'a').
+    const { personIdOf, changes } = assignStableIds(['a', 'b'], [
+      { cluster: 1, personId: 5, records: 2 },
+      { cluster: 0, personId: 5, records: 1 },
+      { cluster: 0, personId: 5, records: 1 },
+    ]);
+    expect(personIdOf).toEqual([5, undefined]);
+    expect(changes).toEqual([{ kind: 'split', oldPersonId: 5, newPersonId: { cluster: 1 }, records: 2, reason: 'records now form a person of their own' }]);
   });
 });
 

@@ -5,7 +5,7 @@ import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { discoverExtracts, ingestExtracts } from '../../src/ingest/index.ts';
-import { loadCurrentPersonRecords, loadProfiles, matchPeople, profilesOf, type Profiles } from '../../src/link/stage.ts';
+import { loadCurrentPersonRecords, loadProfiles, matchPeople, profilesOf } from '../../src/link/stage.ts';
 import { pairQuality } from '../../src/link/model.ts';
 import { availableBackends, testDatabase, type TestDatabase } from '../support/db.ts';
 import { matchInTransaction, testRun } from '../support/run.ts';
@@ -56,16 +56,32 @@ for (const backend of availableBackends()) {
       return { summary: await t.db.transaction((s) => matchPeople(s, ctx)), runId: ctx.runId };
     };
 
-    it('reads profiles as COPY output exactly as grouping the whole record list would, in a fixed order whatever the storage order', async () => {
-      const whole = profilesOf(await t.db.transaction((s) => loadCurrentPersonRecords(s)));
+    it('reads profiles as COPY output exactly as grouping the whole record list would, in a fixed order, each named by its least record', async () => {
+      const records = await t.db.transaction((s) => loadCurrentPersonRecords(s));
+      const whole = profilesOf(records);
       const streamed = await t.db.transaction((s) => loadProfiles(s));
-      expect(streamed.recordCount).toBe(whole.recordCount);
-      const groups = (p: Profiles) => new Set(p.recordsOf.map((keys) => [...keys].sort().join(' ')));
-      expect(groups(streamed)).toEqual(groups(whole));
-      // Fixed order: by first record id; each profile's records sorted.
-      const firsts = streamed.recordsOf.map((keys) => keys[0]!);
-      expect(firsts).toEqual([...firsts].sort());
-      for (const keys of streamed.recordsOf) expect(keys).toEqual([...keys].sort());
+      expect(streamed.recordCount).toBe(records.length);
+      expect(streamed.profiles).toEqual(whole.profiles);
+      expect(streamed.firstRecord).toEqual(whole.firstRecord);
+      expect(streamed.recordsIn).toEqual(whole.recordsIn);
+      expect(streamed.linkageKeys).toEqual(whole.linkageKeys);
+      // Each record's profile, found by its own fields: the profile counts it, and is named by its least record.
+      const profileOfKey = new Map(whole.linkageKeys.map((key, p) => [key, p]));
+      const counted = whole.profiles.map(() => 0);
+      for (const r of records) {
+        const p = profileOfKey.get(profilesOf([r]).linkageKeys[0]!)!;
+        counted[p]!++;
+        expect(whole.firstRecord[p]! <= `${r.source}|${r.record_id}`).toBe(true);
+      }
+      expect(counted).toEqual(whole.recordsIn);
+      expect(streamed.firstRecord).toEqual([...streamed.firstRecord].sort());
+      // Every record's file and line gives its profile; before any match run every profile is fresh.
+      const byLine = [...streamed.profileByLine.entries()];
+      expect(byLine.length).toBe(records.length);
+      const perProfile = streamed.profiles.map(() => 0);
+      for (const [, , p] of byLine) perProfile[p]!++;
+      expect(perProfile).toEqual(streamed.recordsIn);
+      expect(streamed.freshCount).toBe(streamed.profiles.length);
       const again = await t.db.transaction((s) => loadProfiles(s));
       expect(again.profiles).toEqual(streamed.profiles);
     });
@@ -79,6 +95,12 @@ for (const backend of availableBackends()) {
       expect(keys.length).toBe(assigned.size);
       const quality = pairQuality(pairsOf(assigned, keys), pairsOf(truth, keys));
       expect(quality.f1).toBeGreaterThanOrEqual(0.995);
+      // Each record was written (in SQL, found by the hashes of its raw fields) the linkage key of its own fields.
+      const written = await sql<{ source: string; record_id: string; linkage_key: string }>`
+        SELECT source, record_id, linkage_key::text AS linkage_key FROM core.person_record`.execute(t.db.kysely);
+      const keyOf = new Map(written.rows.map((r) => [`${r.source}|${r.record_id}`, Number(r.linkage_key)]));
+      const records = await t.db.transaction((s) => loadCurrentPersonRecords(s));
+      for (const r of records) expect(keyOf.get(`${r.source}|${r.record_id}`)).toBe(profilesOf([r]).linkageKeys[0]);
       expect(summary.modelTrained).toBe(true);
       // No person holds two person ids of one source.
       const clash = await sql<{ n: number }>`

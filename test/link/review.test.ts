@@ -231,9 +231,13 @@ for (const backend of availableBackends()) {
 
     it('refuses "different" on two records the match stage reads as one (identical fields, one person id)', async () => {
       const records = await t.db.transaction((s) => loadCurrentPersonRecords(s));
-      const { recordsOf } = profilesOf(records);
-      const twins = recordsOf.find((keys) => keys.length > 1)!;
-      const [x, y] = twins.map((k) => k.replace('|', ':'));
+      // Two records of one profile (identical in every linkage field): the same linkage key.
+      const byLinkageKey = new Map<number, string[]>();
+      for (const r of records) {
+        const linkageKey = profilesOf([r]).linkageKeys[0]!;
+        byLinkageKey.set(linkageKey, [...(byLinkageKey.get(linkageKey) ?? []), `${r.source}:${r.record_id}`]);
+      }
+      const [x, y] = [...byLinkageKey.values()].find((keys) => keys.length > 1)!;
       await expect(decide(`${x}~${y}`, 'different')).rejects.toThrow(/identical in every linkage field/);
       const same = await decide(`${x}~${y}`, 'same');
       expect(same.forecast.join(' ')).toMatch(/already one person/);
