@@ -3,7 +3,7 @@ import type { DbSession } from '../db/index.ts';
 import type { RunContext } from '../run/context.ts';
 import { batches } from '../util/batches.ts';
 import { copyRows, nextIds } from '../db/copy-rows.ts';
-import { copyTextRows } from '../db/copy-out.ts';
+import { copyTextRows, interner } from '../db/copy-out.ts';
 import { currentPersonRecordsSql } from '../link/records.ts';
 import { HouseholdGrouper, type AddressObservation, type CareGroupEntry, type Household, type Identity, type RegisterEntry } from './households.ts';
 
@@ -190,9 +190,14 @@ export async function buildFamilies(session: DbSession, ctx: RunContext, opts: F
     FROM (${PLACED_RECORDS}) r JOIN core.person_record pr ON pr.source = r.source AND pr.record_id = r.record_id
     GROUP BY pr.person_id, r.uprn, r.address, r.postcode
     ORDER BY 1, 2, 3, 4`;
+  // Addresses, postcodes and dates repeat from person to person: one kept string each, holding no COPY chunk.
+  const shared = interner();
   for await (const rows of copyTextRows(session.copyTo(observationsSql))) {
     for (const [personId, uprn, address, postcode, first, last, records] of rows) {
-      observations.push({ personId: Number(personId), uprn: uprn ?? null, address: address ?? null, postcode: postcode ?? null, first: first!, last: last!, records: Number(records) });
+      observations.push({
+        personId: Number(personId), uprn: uprn == null ? null : shared(uprn), address: address == null ? null : shared(address),
+        postcode: postcode == null ? null : shared(postcode), first: shared(first!), last: shared(last!), records: Number(records),
+      });
     }
   }
   const register = (

@@ -4,7 +4,7 @@ import type { RunContext } from '../run/context.ts';
 import { batches } from '../util/batches.ts';
 import { hash53 } from '../util/hash.ts';
 import { copyRows, nextIds, type CopyCell } from '../db/copy-rows.ts';
-import { copyTextRows, detached } from '../db/copy-out.ts';
+import { copyTextRows, detached, interner } from '../db/copy-out.ts';
 import { clusterMembers, pairGuard, type CandidateLink, type ClusterMember } from './clusters.ts';
 import { candidatePairs, gammaAt, gammaTable, probabilityOf, scoreCandidates, scorePair, scoreWeights, type LinkModel, type LinkRecord } from './model.ts';
 import { parseStoredModel } from './breakdown.ts';
@@ -207,6 +207,7 @@ class ProfileBuilder {
   // Each distinct spelling normalised once: a council has a few thousand names, tens of thousands
   // of postcodes and birth dates, and a million records.
   private readonly normalise: Normalisers = { name: remembered(normaliseName), dob: remembered(normaliseDob), postcode: remembered(normalisePostcode) };
+  private readonly shared = interner();
 
   /** Records to find the profile of (keys `source|record_id`), filled in as they come. */
   readonly profileOfRecord: Map<string, number>;
@@ -218,13 +219,19 @@ class ProfileBuilder {
   /** The profile of a record's fields (a new one when no earlier record had them). */
   private profileOf(r: LoadedRecord): number {
     const link = toLinkRecord(r, this.normalise);
-    const personRef = detached((r.person_ref ?? '').trim());
+    const personRef = (r.person_ref ?? '').trim();
     const key = [r.source, personRef, link.forename, link.surname, link.dob, link.sex, link.postcode, link.uprn, link.houseNumber].join('\u0001');
     let at = this.index.get(key);
     if (at === undefined) {
       at = this.profiles.length;
       this.index.set(key, at);
-      this.profiles.push({ ...link, dob: link.dob ?? '', source: r.source, personRef });
+      // Every property in one literal, so the object holds them itself (a spread put three in an
+      // array of their own); values shared by many profiles are one string each.
+      const { forename = '', surname = '', dob = '', sex = '', postcode = '', uprn = '', houseNumber = '' } = link;
+      const shared = this.shared;
+      this.profiles.push({
+        forename, surname, dob, sex: shared(sex), postcode, uprn: shared(uprn), houseNumber: shared(houseNumber), source: shared(r.source), personRef: detached(personRef),
+      });
       this.firstRecord.push(detached(recordKey(r.source, r.record_id)));
       this.recordsIn.push(0);
       this.linkageKeys.push(hash53(key));
@@ -288,9 +295,6 @@ class ProfileBuilder {
     });
     this.profileByLine.mapProfiles((p) => newIndex[p]!);
     for (const [key, p] of this.profileOfRecord) if (p >= 0) this.profileOfRecord.set(key, newIndex[p]!);
-    const heldId = order.map((i) => this.heldId[i]!);
-    const heldRecords = order.map((i) => this.heldRecords[i]!);
-    const moreHeld = new Map([...this.moreHeld].map(([p, more]) => [newIndex[p]!, more]));
     const fresh = Uint8Array.from(order, (i) => this.fresh[i]!);
     return {
       profiles: order.map((i) => this.profiles[i]!),
@@ -300,15 +304,27 @@ class ProfileBuilder {
       recordCount: this.recordCount,
       fresh,
       freshCount: fresh.reduce((n, f) => n + f, 0),
-      *heldBy(p) {
-        if (heldRecords[p]! > 0) yield [heldId[p]!, heldRecords[p]!];
-        const more = moreHeld.get(p);
-        if (more) yield* more;
-      },
+      heldBy: heldLookup(
+        Float64Array.from(order, (i) => this.heldId[i]!),
+        Int32Array.from(order, (i) => this.heldRecords[i]!),
+        new Map([...this.moreHeld].map(([p, more]) => [newIndex[p]!, more])),
+      ),
       profileByLine: this.profileByLine,
       profileOfRecord: this.profileOfRecord,
     };
   }
+}
+
+/**
+ * `LoadedProfiles.heldBy` over per-profile arrays. Made outside the builder: a closure made in
+ * one of its methods would share that method's context, and with it the builder and all it holds.
+ */
+function heldLookup(heldId: Float64Array, heldRecords: Int32Array, moreHeld: Map<number, Map<number, number>>): LoadedProfiles['heldBy'] {
+  return function* heldBy(p) {
+    if (heldRecords[p]! > 0) yield [heldId[p]!, heldRecords[p]!];
+    const more = moreHeld.get(p);
+    if (more) yield* more;
+  };
 }
 
 /** Group records identical in every linkage field (and source and person id) into profiles, in a fixed order. */
