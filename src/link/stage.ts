@@ -338,7 +338,7 @@ export function profilesOf(records: readonly LoadedRecord[]): Profiles {
 /**
  * The profiles of every current person record, read as COPY output with each record's person and
  * linkage key in the last match run, so the process never holds the loaded rows, nor a list of
- * record ids: only profiles, and one hash per distinct raw combination of fields. Rows come in
+ * record ids: only profiles, and each record's profile by file and line (4 bytes). Rows come in
  * storage order (sorting 1.9M rows on nine text columns in the database cost more than all the
  * rest); profiles are then put in a fixed order (by first record). `records`: record keys
  * (`source|record_id`) whose profile is wanted (see `profileOfRecord`).
