@@ -192,7 +192,9 @@ export interface TermFrequencyTable {
 
 /** The frequency of a value in a term-frequency table, at least the table's floor. */
 export function termFrequencyOf(table: TermFrequencyTable, value: string): number {
-  return Math.max((table.counts[value] ?? 1) / Math.max(table.total, 1), table.minimum);
+  // Own properties only: a name such as `constructor` would otherwise read the object's prototype.
+  const count = Object.hasOwn(table.counts, value) ? table.counts[value]! : 1;
+  return Math.max(count / Math.max(table.total, 1), table.minimum);
 }
 
 /**

@@ -311,6 +311,10 @@ describe('term-frequency adjustment of exact name matches', () => {
     expect(okonkwo.termFrequencyAdjustments![0]).toBeCloseTo(termFrequencyWeight(m.termFrequencies!.surname!, 0.4, 'okonkwo'), 12);
     // A value never counted (a record added since) is as rare as a value seen once.
     expect(scorePair(m, exact, { surname: 'zed' }, { surname: 'zed' }).contributions[0]).toBeCloseTo(Math.log2(0.9 / 0.1), 12);
+    // So is a value named like an object's own property (`constructor`, `toString`): never NaN.
+    for (const name of ['constructor', 'toString', '__proto__']) {
+      expect(termFrequencyWeight(m.termFrequencies!.surname!, 0.4, name)).toBeCloseTo(Math.log2(0.4 / 0.1), 12);
+    }
   });
 
   it('leaves the other levels, null comparisons and models without tables unadjusted', () => {
