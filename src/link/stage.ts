@@ -411,6 +411,9 @@ async function lastMatchRun(k: Kysely<any>): Promise<{ runId: number; modelRun: 
   return { runId: row.run_id, modelRun: row.model_run, model };
 }
 
+/** Every current person record's source, record id, file and line: how record_change finds its records again. */
+const CURRENT_RECORD_PLACES = currentPersonRecordsSql('record_id, file_id, line');
+
 /**
  * Copy the stored pairs of `fromRun` whose records are both settled (in profiles unchanged
  * since then, so the same model gives the same weights) into `runId`, with the outcome this run
@@ -426,7 +429,7 @@ async function carryForwardPairs(
   // Settled: current records whose profile is not fresh (record_change holds every record of a fresh profile).
   await sql`
     CREATE TEMP TABLE settled_record ON COMMIT DROP AS
-    SELECT r.source, r.record_id FROM (${sql.raw(currentPersonRecordsSql('record_id, file_id, line'))}) r
+    SELECT r.source, r.record_id FROM (${sql.raw(CURRENT_RECORD_PLACES)}) r
     WHERE NOT EXISTS (SELECT 1 FROM record_change c WHERE c.fresh AND c.file_id = r.file_id AND c.line = r.line)`.execute(k);
   await sql`ALTER TABLE settled_record ADD PRIMARY KEY (source, record_id)`.execute(k);
   await sql`ANALYZE settled_record`.execute(k);
@@ -504,7 +507,7 @@ async function writePersonRecords(
   const written = sql`
     INSERT INTO core.person_record (source, record_id, person_id, linkage_key, run_id)
     SELECT r.source, r.record_id, c.person_id, c.linkage_key, ${opts.runId}::bigint
-    FROM (${sql.raw(currentPersonRecordsSql('record_id, file_id, line'))}) r JOIN record_change c ON c.file_id = r.file_id AND c.line = r.line`;
+    FROM (${sql.raw(CURRENT_RECORD_PLACES)}) r JOIN record_change c ON c.file_id = r.file_id AND c.line = r.line`;
   if (!opts.linkedBefore) {
     await written.execute(k);
     return;
@@ -536,8 +539,7 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
   );
   const { profiles, firstRecord, recordCount, linkageKeys, fresh, freshCount: freshProfiles, profileOfRecord } = loaded;
   log.info({ records: recordCount, profiles: profiles.length }, 'records loaded');
-  const { rows: [{ linked_before: linkedBefore }] } = await sql<{ linked_before: boolean }>`
-    SELECT EXISTS (SELECT 1 FROM core.person_record) AS linked_before`.execute(k) as { rows: [{ linked_before: boolean }] };
+  const linkedBefore = (await sql<{ linked_before: boolean }>`SELECT EXISTS (SELECT 1 FROM core.person_record) AS linked_before`.execute(k)).rows[0]!.linked_before;
   const last = await lastMatchRun(k);
   // Incremental when there is a model to build on and most people are already known; a month in
   // which half the records are new or changed is relinked in full (and the model retrained).

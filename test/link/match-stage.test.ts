@@ -158,6 +158,12 @@ for (const backend of availableBackends()) {
       // One of the two kept its old id; the split is recorded.
       const changes = await sql<{ kind: string }>`SELECT kind FROM core.person_change WHERE run_id = ${runId}`.execute(t.db.kysely);
       expect(changes.rows.map((c) => c.kind)).toContain('split');
+      // Only the records whose person changed were rewritten: every other row keeps the run that wrote it.
+      const movedKeys = [...now].filter(([key, person]) => before.get(key) !== person).map(([key]) => key);
+      expect(movedKeys.length).toBeGreaterThan(0);
+      const rewritten = await sql<{ key: string }>`
+        SELECT source || '|' || record_id AS key FROM core.person_record WHERE run_id = ${runId}`.execute(t.db.kysely);
+      expect(rewritten.rows.map((r) => r.key).sort()).toEqual(movedKeys.sort());
     });
   });
 }
