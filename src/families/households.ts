@@ -1,4 +1,5 @@
 import { dwellingKey, dwellingKeyWithoutPostcode, parseDwelling } from './dwelling.ts';
+import { detached } from '../db/copy-out.ts';
 
 /**
  * Grouping people into families. Pure logic: no database.
@@ -82,11 +83,256 @@ export interface Grouping {
   unplacedAddresses: number;
 }
 
+/** No dwelling key, person or date: the empty value of the numbered columns below. */
+const NONE = -1;
+const NO_DAY = -2_147_483_648;
+
+const DAY_MS = 86_400_000;
+
+/** ISO dates as day numbers and back; a run holds a few thousand distinct dates, each converted once. */
+class Days {
+  readonly #dayOf = new Map<string, number>();
+  readonly #isoOf = new Map<number, string>();
+
+  of(iso: string): number {
+    let day = this.#dayOf.get(iso);
+    if (day === undefined) {
+      day = Date.parse(`${iso}T00:00:00Z`) / DAY_MS;
+      if (!Number.isInteger(day)) throw new Error(`not an ISO date: ${JSON.stringify(iso)}`);
+      this.#dayOf.set(iso, day);
+      this.#isoOf.set(day, iso);
+    }
+    return day;
+  }
+
+  iso(day: number): string {
+    let iso = this.#isoOf.get(day);
+    if (iso === undefined) this.#isoOf.set(day, (iso = new Date(day * DAY_MS).toISOString().slice(0, 10)));
+    return iso;
+  }
+}
+
+/** Strings numbered from 0 in order of first sight, kept as strings of their own. */
+class StringNumbers {
+  readonly #numberOf = new Map<string, number>();
+  readonly strings: string[] = [];
+
+  number(value: string): number {
+    let n = this.#numberOf.get(value);
+    if (n === undefined) {
+      n = this.strings.length;
+      const kept = detached(value);
+      this.#numberOf.set(kept, n);
+      this.strings.push(kept);
+    }
+    return n;
+  }
+}
+
+/** A growable column of 32-bit integers, `fill` where never set. */
+class Int32Column {
+  #values: Int32Array;
+  readonly #fill: number;
+
+  constructor(fill: number, capacity = 1024) {
+    this.#fill = fill;
+    this.#values = new Int32Array(capacity).fill(fill);
+  }
+
+  get(i: number): number {
+    return i < this.#values.length ? this.#values[i]! : this.#fill;
+  }
+
+  set(i: number, value: number): void {
+    if (i >= this.#values.length) {
+      const grown = new Int32Array(Math.max(i + 1, this.#values.length * 2)).fill(this.#fill);
+      grown.set(this.#values);
+      this.#values = grown;
+    }
+    this.#values[i] = value;
+  }
+}
+
+/**
+ * Resolves addresses to dwelling keys: a UPRN where the record has one or where that address is
+ * mostly recorded with one, else the normalised address with its postcode, else (postcode
+ * missing) the only address with that flat, number and street that has a postcode.
+ *
+ * Keys are numbered ({@link DwellingResolver.keys}); an address is read once, when first given
+ * ({@link DwellingResolver.keysOf}), and what it resolves to is known only after every address
+ * has been learnt ({@link DwellingResolver.learn}, then {@link DwellingResolver.settle}).
+ */
+export class DwellingResolver {
+  /** Dwelling keys: `U:uprn` and `A:postcode|flat|number|street`. */
+  readonly keys = new StringNumbers();
+  /** Addresses without postcode: `flat|number|street`. */
+  readonly looseKeys = new StringNumbers();
+  /** The UPRN key each address key is an alias of, where one clearly wins. */
+  readonly #uprnOf = new Int32Column(NONE);
+  /** The address key of each loose key: NONE where none, or where several addresses share it. */
+  readonly #withPostcode = new Map<number, number>();
+  /** Records of each address key with a UPRN: the first UPRN seen inline, more in a map. */
+  #firstUprn: Int32Column | undefined = new Int32Column(NONE);
+  #firstUprnRecords: Int32Column | undefined = new Int32Column(0);
+  #moreUprns: Map<number, Map<number, number>> | undefined = new Map();
+  unplaced = 0;
+
+  /** With `observations`: learn them all and settle. Without: {@link learn} each, then {@link settle}. */
+  constructor(observations?: Iterable<{ uprn: string | null; address: string | null; postcode: string | null; records: number }>) {
+    if (observations === undefined) return;
+    for (const o of observations) {
+      const { key, loose } = this.keysOf(o.address, o.postcode);
+      this.learn(this.uprnKey(o.uprn), key, loose, o.records);
+    }
+    this.settle();
+  }
+
+  /** The numbered dwelling key (with postcode) and loose key (without) of an address as written; NONE where it names none. */
+  keysOf(address: string | null, postcode: string | null): { key: number; loose: number } {
+    const d = parseDwelling(address, postcode);
+    const key = d.postcode === '' ? null : dwellingKey(d);
+    const loose = dwellingKeyWithoutPostcode(d);
+    return { key: key === null ? NONE : this.keys.number(key), loose: loose === null ? NONE : this.looseKeys.number(loose) };
+  }
+
+  /** The numbered `U:` key of a UPRN; NONE when blank. */
+  uprnKey(uprn: string | null): number {
+    const u = (uprn ?? '').trim();
+    return u === '' ? NONE : this.keys.number(`U:${u}`);
+  }
+
+  /** Learn that `records` records give the address (`key`, `loose`) with the UPRN `uprnKey`. */
+  learn(uprnKey: number, key: number, loose: number, records: number): void {
+    if (key === NONE) return;
+    if (loose !== NONE) {
+      const seen = this.#withPostcode.get(loose);
+      if (seen === undefined) this.#withPostcode.set(loose, key);
+      else if (seen !== key) this.#withPostcode.set(loose, NONE);
+    }
+    if (uprnKey === NONE) return;
+    if (!this.#firstUprn || !this.#firstUprnRecords || !this.#moreUprns) throw new Error('DwellingResolver.learn after settle');
+    const first = this.#firstUprn.get(key);
+    if (first === NONE || first === uprnKey) {
+      this.#firstUprn.set(key, uprnKey);
+      this.#firstUprnRecords.set(key, this.#firstUprnRecords.get(key) + records);
+      return;
+    }
+    let more = this.#moreUprns.get(key);
+    if (!more) this.#moreUprns.set(key, (more = new Map()));
+    more.set(uprnKey, (more.get(uprnKey) ?? 0) + records);
+  }
+
+  /** Decide which addresses are aliases of a UPRN; call once, after every address is learnt. */
+  settle(): void {
+    const firstUprn = this.#firstUprn;
+    const firstRecords = this.#firstUprnRecords;
+    const more = this.#moreUprns;
+    if (!firstUprn || !firstRecords || !more) return;
+    for (let key = 0; key < this.keys.strings.length; key++) {
+      const first = firstUprn.get(key);
+      if (first === NONE) continue;
+      let total = firstRecords.get(key);
+      let best = first;
+      let bestN = total;
+      for (const [uprn, n] of more.get(key) ?? []) {
+        total += n;
+        if (n > bestN || (n === bestN && this.keys.strings[uprn]! < this.keys.strings[best]!)) [best, bestN] = [uprn, n];
+      }
+      // An address recorded with several UPRNs (a block mis-keyed) is only aliased when one clearly wins.
+      if (bestN >= 0.8 * total) this.#uprnOf.set(key, best);
+    }
+    this.#firstUprn = this.#firstUprnRecords = this.#moreUprns = undefined;
+  }
+
+  /** The numbered dwelling key of an address read by {@link keysOf}, or NONE (counted unplaced when the address is not blank). */
+  resolveKeys(uprnKey: number, key: number, loose: number, addressGiven: boolean): number {
+    if (uprnKey !== NONE) return uprnKey;
+    let placed = key;
+    if (placed === NONE && loose !== NONE) placed = this.#withPostcode.get(loose) ?? NONE;
+    if (placed === NONE) {
+      if (addressGiven) this.unplaced++;
+      return NONE;
+    }
+    const aliased = this.#uprnOf.get(placed);
+    return aliased === NONE ? placed : aliased;
+  }
+
+  /** The numbered dwelling key of an address as written, or NONE. */
+  resolveNumber(uprn: string | null, address: string | null, postcode: string | null): number {
+    const uprnKey = this.uprnKey(uprn);
+    if (uprnKey !== NONE) return uprnKey;
+    const { key, loose } = this.keysOf(address, postcode);
+    return this.resolveKeys(NONE, key, loose, (address ?? '').trim() !== '');
+  }
+
+  /** The dwelling key of an address, or null when it identifies none. */
+  resolve(uprn: string | null, address: string | null, postcode: string | null): string | null {
+    const key = this.resolveNumber(uprn, address, postcode);
+    return key === NONE ? null : this.keys.strings[key]!;
+  }
+}
+
+/**
+ * Address observations as columns, with each address read into its dwelling keys as it is
+ * added: the families stage holds 5.6M at 4x, which as objects with their address strings
+ * took more memory than the rest of the stage.
+ */
+export class AddressObservationColumns {
+  readonly resolver = new DwellingResolver();
+  readonly days = new Days();
+  length = 0;
+  person = new Float64Array(1024);
+  uprnKey = new Int32Array(1024);
+  key = new Int32Array(1024);
+  loose = new Int32Array(1024);
+  first = new Int32Array(1024);
+  last = new Int32Array(1024);
+  records = new Int32Array(1024);
+  addressGiven = new Uint8Array(1024);
+  /** Whether rows came in order of person (the families stage reads them so). */
+  ordered = true;
+
+  add(o: AddressObservation): void {
+    const n = this.length;
+    if (n === this.person.length) this.#grow();
+    const { key, loose } = this.resolver.keysOf(o.address, o.postcode);
+    const uprnKey = this.resolver.uprnKey(o.uprn);
+    this.resolver.learn(uprnKey, key, loose, o.records);
+    if (n > 0 && o.personId < this.person[n - 1]!) this.ordered = false;
+    this.person[n] = o.personId;
+    this.uprnKey[n] = uprnKey;
+    this.key[n] = key;
+    this.loose[n] = loose;
+    this.first[n] = this.days.of(o.first);
+    this.last[n] = this.days.of(o.last);
+    this.records[n] = o.records;
+    this.addressGiven[n] = (o.address ?? '').trim() === '' ? 0 : 1;
+    this.length = n + 1;
+  }
+
+  #grow(): void {
+    const size = this.person.length * 2;
+    const grown = <T extends Float64Array | Int32Array | Uint8Array>(from: T, make: (n: number) => T): T => {
+      const to = make(size);
+      to.set(from);
+      return to;
+    };
+    this.person = grown(this.person, (n) => new Float64Array(n));
+    this.uprnKey = grown(this.uprnKey, (n) => new Int32Array(n));
+    this.key = grown(this.key, (n) => new Int32Array(n));
+    this.loose = grown(this.loose, (n) => new Int32Array(n));
+    this.first = grown(this.first, (n) => new Int32Array(n));
+    this.last = grown(this.last, (n) => new Int32Array(n));
+    this.records = grown(this.records, (n) => new Int32Array(n));
+    this.addressGiven = grown(this.addressGiven, (n) => new Uint8Array(n));
+  }
+}
+
 interface Stay {
-  first: string;
-  last: string;
+  first: number;
+  last: number;
   /** The latest start among the records (two spells still open: the later-starting one is newer). */
-  latestStart: string;
+  latestStart: number;
   records: number;
 }
 
@@ -96,133 +342,6 @@ function newer(a: Stay, ka: string, b: Stay, kb: string): boolean {
   if (a.latestStart !== b.latestStart) return a.latestStart > b.latestStart;
   if (a.records !== b.records) return a.records > b.records;
   return ka < kb;
-}
-
-const DAY_MS = 86_400_000;
-const dayOf = (iso: string) => Date.parse(`${iso}T00:00:00Z`) / DAY_MS;
-
-/**
- * Resolves addresses to dwelling keys: a UPRN where the record has one or where that address is
- * mostly recorded with one, else the normalised address with its postcode, else (postcode
- * missing) the only address with that flat, number and street that has a postcode.
- */
-export class DwellingResolver {
-  readonly #uprnOf = new Map<string, string>();
-  readonly #withPostcode = new Map<string, string | null>();
-  /** Keys of each address and postcode as written: members of a household share them, and each is read twice. */
-  readonly #parsed = new Map<string, Map<string, { key: string | null; loose: string | null }>>();
-  unplaced = 0;
-
-  #keysOf(address: string | null, postcode: string | null): { key: string | null; loose: string | null } {
-    let byPostcode = this.#parsed.get(address ?? '');
-    if (!byPostcode) this.#parsed.set(address ?? '', (byPostcode = new Map()));
-    let keys = byPostcode.get(postcode ?? '');
-    if (!keys) {
-      const d = parseDwelling(address, postcode);
-      byPostcode.set(postcode ?? '', (keys = { key: d.postcode === '' ? null : dwellingKey(d), loose: dwellingKeyWithoutPostcode(d) }));
-    }
-    return keys;
-  }
-
-  constructor(observations: Iterable<{ uprn: string | null; address: string | null; postcode: string | null; records: number }>) {
-    const uprnCounts = new Map<string, Map<string, number>>();
-    for (const o of observations) {
-      const { key, loose } = this.#keysOf(o.address, o.postcode);
-      if (key === null) continue;
-      if (loose !== null) {
-        const seen = this.#withPostcode.get(loose);
-        if (seen === undefined) this.#withPostcode.set(loose, key);
-        else if (seen !== key) this.#withPostcode.set(loose, null);
-      }
-      const uprn = (o.uprn ?? '').trim();
-      if (uprn === '') continue;
-      let counts = uprnCounts.get(key);
-      if (!counts) uprnCounts.set(key, (counts = new Map()));
-      counts.set(uprn, (counts.get(uprn) ?? 0) + o.records);
-    }
-    for (const [key, counts] of uprnCounts) {
-      let total = 0;
-      let best = '';
-      let bestN = 0;
-      for (const [uprn, n] of counts) {
-        total += n;
-        if (n > bestN || (n === bestN && uprn < best)) [best, bestN] = [uprn, n];
-      }
-      // An address recorded with several UPRNs (a block mis-keyed) is only aliased when one clearly wins.
-      if (bestN >= 0.8 * total) this.#uprnOf.set(key, best);
-    }
-  }
-
-  /** The address without its postcode (flat, number and street), or null when it has no number and street. */
-  looseKey(address: string | null, postcode: string | null): string | null {
-    return this.#keysOf(address, postcode).loose;
-  }
-
-  /** The dwelling key of an address, or null when it identifies none. */
-  resolve(uprn: string | null, address: string | null, postcode: string | null): string | null {
-    const u = (uprn ?? '').trim();
-    if (u !== '') return `U:${u}`;
-    const parsed = this.#keysOf(address, postcode);
-    let key = parsed.key;
-    if (key === null) key = parsed.loose === null ? null : (this.#withPostcode.get(parsed.loose) ?? null);
-    if (key === null) {
-      if ((address ?? '').trim() !== '') this.unplaced++;
-      return null;
-    }
-    const aliased = this.#uprnOf.get(key);
-    return aliased === undefined ? key : `U:${aliased}`;
-  }
-}
-
-class Components {
-  readonly #parent = new Map<number, number>();
-  readonly #caseOf = new Map<number, string>();
-
-  add(id: number, caseRef: string | null): void {
-    if (this.#parent.has(id)) return;
-    this.#parent.set(id, id);
-    if (caseRef !== null) this.#caseOf.set(id, caseRef);
-  }
-
-  find(id: number): number {
-    let root = id;
-    while (this.#parent.get(root)! !== root) root = this.#parent.get(root)!;
-    let at = id;
-    while (at !== root) {
-      const next = this.#parent.get(at)!;
-      this.#parent.set(at, root);
-      at = next;
-    }
-    return root;
-  }
-
-  /**
-   * Join two people's families; true when joined or already one. A register family is closed:
-   * only the register puts people in it (`register` true), so other evidence joining a register
-   * family to anyone is refused.
-   */
-  union(a: number, b: number, register = false): boolean {
-    const ra = this.find(a);
-    const rb = this.find(b);
-    if (ra === rb) return true;
-    const ca = this.#caseOf.get(ra);
-    const cb = this.#caseOf.get(rb);
-    if (ca !== undefined && cb !== undefined && ca !== cb) return false;
-    if (!register && (ca !== undefined || cb !== undefined)) return false;
-    const [keep, drop] = ra < rb ? [ra, rb] : [rb, ra];
-    this.#parent.set(drop, keep);
-    const caseRef = ca ?? cb;
-    if (caseRef !== undefined) this.#caseOf.set(keep, caseRef);
-    return true;
-  }
-
-  caseOf(id: number): string | null {
-    return this.#caseOf.get(this.find(id)) ?? null;
-  }
-
-  ids(): IterableIterator<number> {
-    return this.#parent.keys();
-  }
 }
 
 /** How a person is written in their records, for telling a missed link from a neighbour. */
@@ -263,34 +382,51 @@ export function lookAlike(a: readonly Identity[], b: readonly Identity[]): boole
   return false;
 }
 
+const BASIS: readonly (MembershipBasis | undefined)[] = [undefined, 'register', 'register_lookalike', 'social_care', 'residence'];
+const BASIS_NUMBER = { register: 1, register_lookalike: 2, social_care: 3, residence: 4 } as const;
+
 /**
  * Group people into households in two steps, because the second needs names only for a few
  * people: construct with the evidence, ask {@link HouseholdGrouper.lookalikeCandidates} who
  * lives in a register family's home without being on its register, load those people's and the
  * register members' {@link Identity}s, then {@link HouseholdGrouper.group}.
+ *
+ * Everyone is numbered by person id (`#ids`, sorted), and what is known of each person is a
+ * typed-array column: 2.4M people at 4x cost some 40 bytes each, not a map entry per fact.
  */
 export class HouseholdGrouper {
   readonly #resolver: DwellingResolver;
+  readonly #days: Days;
   readonly #registerOf = new Map<number, RegisterEntry>();
   readonly #registerConflicts: number;
-  readonly #people: Set<number>;
   readonly #careGroups: readonly CareGroupEntry[];
-  /** Each person's current home and their stay there. */
-  readonly #homeOf = new Map<number, { home: string; stay: Stay }>();
+  /** Every person's id, ascending: a person's number is their place here. */
+  readonly #ids: Float64Array;
+  /** Each person's current home (a dwelling key number, NONE for none) and their stay there, as day numbers. */
+  readonly #home: Int32Array;
+  readonly #stayFirst: Int32Array;
+  readonly #stayLast: Int32Array;
+  /** The first date any record places the person anywhere (NO_DAY: none does). */
+  readonly #firstSeen: Int32Array;
   /**
    * The register families whose members have been seen at each dwelling key (of their records and
-   * register entries) and, prefixed `L:`, at each address without its postcode.
+   * register entries), and at each address without its postcode (loose key).
    */
-  readonly #casesSeenAt = new Map<string, Set<string>>();
-  /** People with no home (no record's address identifies a dwelling), with their addresses without postcode. */
-  readonly #homelessAt = new Map<number, Set<string>>();
-  readonly #firstSeen = new Map<number, string>();
+  readonly #casesSeenAtKey = new Map<number, Set<string>>();
+  readonly #casesSeenAtLoose = new Map<number, Set<string>>();
+  /** People with no home (no record's address identifies a dwelling), with the loose keys of their addresses. */
+  readonly #homelessAt = new Map<number, Set<number>>();
   readonly #maxResidents: number;
   readonly #tolerance: number;
 
+  /**
+   * `observations`: objects, or {@link AddressObservationColumns} (what the families stage
+   * reads into, whose dwelling keys this grouper then uses and adds to). `people`: anyone to
+   * group beyond those the evidence names.
+   */
   constructor(
     people: Iterable<number>,
-    observations: readonly AddressObservation[],
+    observations: readonly AddressObservation[] | AddressObservationColumns,
     register: readonly RegisterEntry[],
     careGroups: readonly CareGroupEntry[],
     opts: GroupingOptions = {},
@@ -298,14 +434,35 @@ export class HouseholdGrouper {
     this.#maxResidents = opts.maxResidents ?? 15;
     this.#tolerance = opts.overlapToleranceDays ?? 730;
     this.#careGroups = careGroups;
-    // Iterated, not copied: at 1x there are 1.4M observations.
-    this.#resolver = new DwellingResolver(
-      (function* () {
-        yield* observations;
-        for (const r of register) yield { ...r, records: 1 };
-      })(),
-    );
-    this.#people = new Set(people);
+    let columns: AddressObservationColumns;
+    if (observations instanceof AddressObservationColumns) columns = observations;
+    else {
+      columns = new AddressObservationColumns();
+      for (const o of observations) columns.add(o);
+    }
+    this.#resolver = columns.resolver;
+    this.#days = columns.days;
+    for (const r of register) {
+      const { key, loose } = this.#resolver.keysOf(r.address, r.postcode);
+      this.#resolver.learn(this.#resolver.uprnKey(r.uprn), key, loose, 1);
+    }
+    this.#resolver.settle();
+
+    // Everyone, numbered in order of person id.
+    const everyone: number[] = [...people];
+    for (let n = 0; n < columns.length; n++) {
+      if (n === 0 || columns.person[n] !== columns.person[n - 1]) everyone.push(columns.person[n]!);
+    }
+    for (const r of register) everyone.push(r.personId);
+    for (const c of careGroups) everyone.push(c.personId);
+    const sorted = Float64Array.from(everyone).sort();
+    let count = 0;
+    for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) sorted[count++] = sorted[i]!;
+    this.#ids = sorted.slice(0, count);
+    this.#home = new Int32Array(count).fill(NONE);
+    this.#stayFirst = new Int32Array(count);
+    this.#stayLast = new Int32Array(count);
+    this.#firstSeen = new Int32Array(count).fill(NO_DAY);
 
     // The register family of each register person: the latest attachment wins.
     const conflicted = new Set<number>();
@@ -315,91 +472,115 @@ export class HouseholdGrouper {
       if (!seen || entry.attachedOn > seen.attachedOn || (entry.attachedOn === seen.attachedOn && entry.caseRef < seen.caseRef)) {
         this.#registerOf.set(entry.personId, entry);
       }
-      this.#people.add(entry.personId);
     }
     this.#registerConflicts = conflicted.size;
 
-    // Each person's stays at each dwelling, one person at a time (the families stage reads
-    // observations ordered by person; others are put in that order here), so that only the
-    // current home's stay is kept: not a map of stays for each of 600k people at 1x.
-    let order: number[] | undefined;
-    for (let n = 1; n < observations.length; n++) {
-      if (observations[n]!.personId < observations[n - 1]!.personId) {
-        order = [...observations.keys()].sort((x, y) => observations[x]!.personId - observations[y]!.personId || x - y);
-        break;
-      }
-    }
-    const seenAt = (key: string, personId: number) => {
+    const seenAt = (at: Map<number, Set<string>>, key: number, personId: number) => {
       const caseRef = this.#registerOf.get(personId)!.caseRef;
-      const cases = this.#casesSeenAt.get(key);
+      const cases = at.get(key);
       if (cases) cases.add(caseRef);
-      else this.#casesSeenAt.set(key, new Set([caseRef]));
+      else at.set(key, new Set([caseRef]));
     };
     for (const entry of register) {
-      const key = this.#resolver.resolve(entry.uprn, entry.address, entry.postcode);
-      if (key !== null) seenAt(key, entry.personId);
-      const loose = this.#resolver.looseKey(entry.address, entry.postcode);
-      if (loose !== null) seenAt(`L:${loose}`, entry.personId);
+      const key = this.#resolver.resolveNumber(entry.uprn, entry.address, entry.postcode);
+      if (key !== NONE) seenAt(this.#casesSeenAtKey, key, entry.personId);
+      const { loose } = this.#resolver.keysOf(entry.address, entry.postcode);
+      if (loose !== NONE) seenAt(this.#casesSeenAtLoose, loose, entry.personId);
+    }
+
+    // Each person's stays at each dwelling, one person at a time (the families stage reads
+    // observations ordered by person; others are put in that order here), so that only the
+    // current home's stay is kept.
+    let order: Int32Array | undefined;
+    if (!columns.ordered) {
+      order = Int32Array.from({ length: columns.length }, (_, n) => n).sort((x, y) => columns.person[x]! - columns.person[y]! || x - y);
     }
     let personId = Number.NaN;
-    let stays = new Map<string, Stay>();
-    let looseKeys = new Set<string>();
+    let person = NONE;
+    let stays = new Map<number, Stay>();
+    let looseKeys = new Set<number>();
     const settle = () => {
-      if (stays.size > 0) this.#settleHome(personId, stays);
-      else if (looseKeys.size > 0 && !this.#registerOf.has(personId)) this.#homelessAt.set(personId, looseKeys);
+      if (stays.size > 0) this.#settleHome(person, personId, stays);
+      else if (looseKeys.size > 0 && !this.#registerOf.has(personId)) this.#homelessAt.set(person, looseKeys);
       stays = new Map();
       looseKeys = new Set();
     };
-    for (let n = 0; n < observations.length; n++) {
-      const o = observations[order ? order[n]! : n]!;
-      if (o.personId !== personId) {
+    for (let i = 0; i < columns.length; i++) {
+      const n = order ? order[i]! : i;
+      if (columns.person[n] !== personId) {
         settle();
-        personId = o.personId;
+        personId = columns.person[n]!;
+        person = this.#numberOf(personId);
       }
-      this.#people.add(o.personId);
-      const seen = this.#firstSeen.get(o.personId);
-      if (seen === undefined || o.first < seen) this.#firstSeen.set(o.personId, o.first);
-      const key = this.#resolver.resolve(o.uprn, o.address, o.postcode);
-      const onRegister = this.#registerOf.has(o.personId);
-      if (key === null || onRegister) {
-        const loose = this.#resolver.looseKey(o.address, o.postcode);
-        if (loose !== null) {
-          if (onRegister) seenAt(`L:${loose}`, o.personId);
+      const first = columns.first[n]!;
+      const last = columns.last[n]!;
+      const seen = this.#firstSeen[person]!;
+      if (seen === NO_DAY || first < seen) this.#firstSeen[person] = first;
+      const key = this.#resolver.resolveKeys(columns.uprnKey[n]!, columns.key[n]!, columns.loose[n]!, columns.addressGiven[n] === 1);
+      const onRegister = this.#registerOf.has(personId);
+      if (key === NONE || onRegister) {
+        const loose = columns.loose[n]!;
+        if (loose !== NONE) {
+          if (onRegister) seenAt(this.#casesSeenAtLoose, loose, personId);
           else looseKeys.add(loose);
         }
       }
-      if (key === null) continue;
-      if (onRegister) seenAt(key, o.personId);
+      if (key === NONE) continue;
+      if (onRegister) seenAt(this.#casesSeenAtKey, key, personId);
       const stay = stays.get(key);
-      if (!stay) stays.set(key, { first: o.first, last: o.last, latestStart: o.first, records: o.records });
+      if (!stay) stays.set(key, { first, last, latestStart: first, records: columns.records[n]! });
       else {
-        if (o.first < stay.first) stay.first = o.first;
-        if (o.first > stay.latestStart) stay.latestStart = o.first;
-        if (o.last > stay.last) stay.last = o.last;
-        stay.records += o.records;
+        if (first < stay.first) stay.first = first;
+        if (first > stay.latestStart) stay.latestStart = first;
+        if (last > stay.last) stay.last = last;
+        stay.records += columns.records[n]!;
       }
     }
     settle();
+  }
+
+  /** How many people this groups. */
+  get people(): number {
+    return this.#ids.length;
+  }
+
+  /** A person's number (place in `#ids`), by binary search. */
+  #numberOf(personId: number): number {
+    let low = 0;
+    let high = this.#ids.length - 1;
+    while (low <= high) {
+      const mid = (low + high) >>> 1;
+      const id = this.#ids[mid]!;
+      if (id === personId) return mid;
+      if (id < personId) low = mid + 1;
+      else high = mid - 1;
+    }
+    throw new Error(`person ${personId} is not among those grouped`);
   }
 
   /**
    * A person's current home from their stays: the register's address for a register person
    * (other systems may lag), else the dwelling of the person's latest record.
    */
-  #settleHome(personId: number, stays: ReadonlyMap<string, Stay>): void {
+  #settleHome(person: number, personId: number, stays: ReadonlyMap<number, Stay>): void {
     const entry = this.#registerOf.get(personId);
-    let home = entry ? this.#resolver.resolve(entry.uprn, entry.address, entry.postcode) : null;
-    if (home === null || !stays.has(home)) {
-      home = null;
+    let home = entry ? this.#resolver.resolveNumber(entry.uprn, entry.address, entry.postcode) : NONE;
+    if (home === NONE || !stays.has(home)) {
+      home = NONE;
       let best: Stay | undefined;
+      const keys = this.#resolver.keys.strings;
       for (const [key, stay] of stays) {
-        if (!best || newer(stay, key, best, home!)) {
+        if (!best || newer(stay, keys[key]!, best, keys[home]!)) {
           best = stay;
           home = key;
         }
       }
     }
-    if (home !== null) this.#homeOf.set(personId, { home, stay: stays.get(home)! });
+    if (home === NONE) return;
+    const stay = stays.get(home)!;
+    this.#home[person] = home;
+    this.#stayFirst[person] = stay.first;
+    this.#stayLast[person] = stay.last;
   }
 
   /**
@@ -426,11 +607,13 @@ export class HouseholdGrouper {
       if (seen) for (const c of cases) seen.add(c);
       else casesOf.set(personId, new Set(cases));
     };
-    for (const [personId, { home }] of this.#homeOf) {
-      if (!this.#registerOf.has(personId)) add(personId, this.#casesSeenAt.get(home));
+    for (let person = 0; person < this.#ids.length; person++) {
+      const home = this.#home[person]!;
+      const personId = this.#ids[person]!;
+      if (home !== NONE && !this.#registerOf.has(personId)) add(personId, this.#casesSeenAtKey.get(home));
     }
-    for (const [personId, looseKeys] of this.#homelessAt) {
-      for (const loose of looseKeys) add(personId, this.#casesSeenAt.get(`L:${loose}`));
+    for (const [person, looseKeys] of this.#homelessAt) {
+      for (const loose of looseKeys) add(this.#ids[person]!, this.#casesSeenAtLoose.get(loose));
     }
     const candidates = new Map<number, number[]>();
     for (const [personId, cases] of casesOf) {
@@ -441,16 +624,59 @@ export class HouseholdGrouper {
 
   /** Group everyone; `identities` (of lookalike candidates and register people) lets a missed link join its register family. */
   group(identities: ReadonlyMap<number, readonly Identity[]> = new Map()): Grouping {
-    const components = new Components();
-    const people = [...this.#people].sort((x, y) => x - y);
-    for (const id of people) components.add(id, this.#registerOf.get(id)?.caseRef ?? null);
-    const basisOf = new Map<number, { basis: MembershipBasis; joinedOn: string | null }>();
+    const people = this.#ids.length;
+    const days = this.#days;
+    // Families as a union-find over person numbers: a family's root is its least number.
+    const parent = Int32Array.from({ length: people }, (_, n) => n);
+    const caseOfRoot = new Map<number, string>();
+    const find = (n: number): number => {
+      let root = n;
+      while (parent[root] !== root) root = parent[root]!;
+      while (n !== root) {
+        const next = parent[n]!;
+        parent[n] = root;
+        n = next;
+      }
+      return root;
+    };
+    const caseOf = (n: number) => caseOfRoot.get(find(n)) ?? null;
+    // Join two people's families; true when joined or already one. A register family is closed:
+    // only the register puts people in it (`register` true), so other evidence joining a register
+    // family to anyone is refused.
+    const union = (a: number, b: number, register = false): boolean => {
+      const ra = find(a);
+      const rb = find(b);
+      if (ra === rb) return true;
+      const ca = caseOfRoot.get(ra);
+      const cb = caseOfRoot.get(rb);
+      if (ca !== undefined && cb !== undefined && ca !== cb) return false;
+      if (!register && (ca !== undefined || cb !== undefined)) return false;
+      const [keep, drop] = ra < rb ? [ra, rb] : [rb, ra];
+      parent[drop] = keep;
+      const caseRef = ca ?? cb;
+      if (caseRef !== undefined) {
+        caseOfRoot.set(keep, caseRef);
+        caseOfRoot.delete(drop);
+      }
+      return true;
+    };
+    const numberOf = (personId: number) => this.#numberOf(personId);
+    // How each person is in their family (0: not yet said) and since when (NO_DAY: not known).
+    const basis = new Uint8Array(people);
+    const joinedOn = new Int32Array(people).fill(NO_DAY);
+    const setBasis = (n: number, b: keyof typeof BASIS_NUMBER, day: number) => {
+      basis[n] = BASIS_NUMBER[b];
+      joinedOn[n] = day;
+    };
+
     const firstOfCase = new Map<string, number>();
     for (const [personId, entry] of [...this.#registerOf].sort((x, y) => x[0] - y[0])) {
-      basisOf.set(personId, { basis: 'register', joinedOn: entry.attachedOn });
+      const n = numberOf(personId);
+      caseOfRoot.set(n, entry.caseRef);
+      setBasis(n, 'register', days.of(entry.attachedOn));
       const first = firstOfCase.get(entry.caseRef);
-      if (first === undefined) firstOfCase.set(entry.caseRef, personId);
-      else components.union(first, personId, true);
+      if (first === undefined) firstOfCase.set(entry.caseRef, n);
+      else union(first, n, true);
     }
 
     // A resident of a register family's home who looks like one of its members is that member's
@@ -460,8 +686,9 @@ export class HouseholdGrouper {
       if (!own) continue;
       const member = members.find((m) => lookAlike(own, identities.get(m) ?? []));
       if (member === undefined) continue;
-      if (components.union(member, personId, true)) {
-        basisOf.set(personId, { basis: 'register_lookalike', joinedOn: this.#homeOf.get(personId)?.stay.first ?? this.#firstSeen.get(personId) ?? null });
+      const n = numberOf(personId);
+      if (union(numberOf(member), n, true)) {
+        setBasis(n, 'register_lookalike', this.#home[n] !== NONE ? this.#stayFirst[n]! : this.#firstSeen[n]!);
       }
     }
 
@@ -477,76 +704,82 @@ export class HouseholdGrouper {
       const entries = careMembers.get(caseRef)!.sort((x, y) => x.personId - y.personId);
       if (entries.length < 2) continue;
       let joinedAny = false;
+      const first = numberOf(entries[0]!.personId);
       for (let i = 1; i < entries.length; i++) {
-        if (components.union(entries[0]!.personId, entries[i]!.personId)) joinedAny = true;
+        if (union(first, numberOf(entries[i]!.personId))) joinedAny = true;
         else refused.social_care++;
       }
       if (!joinedAny) continue;
       for (const e of entries) {
-        const seen = basisOf.get(e.personId);
-        if (!seen) basisOf.set(e.personId, { basis: 'social_care', joinedOn: e.first });
-        else if (seen.basis === 'social_care' && e.first < seen.joinedOn!) seen.joinedOn = e.first;
+        const n = numberOf(e.personId);
+        const day = days.of(e.first);
+        if (basis[n] === 0) setBasis(n, 'social_care', day);
+        else if (basis[n] === BASIS_NUMBER.social_care && day < joinedOn[n]!) joinedOn[n] = day;
       }
     }
 
     // Co-residence: people at one home whose stays overlap (within the tolerance) live together.
-    const residents = new Map<string, { personId: number; stay: Stay }[]>();
-    for (const [personId, at] of this.#homeOf) {
-      const list = residents.get(at.home);
-      if (list) list.push({ personId, stay: at.stay });
-      else residents.set(at.home, [{ personId, stay: at.stay }]);
-    }
+    // Residents by home: a counting sort of person numbers by dwelling key number.
+    const keys = this.#resolver.keys.strings.length;
+    const start = new Int32Array(keys + 1);
+    for (let n = 0; n < people; n++) if (this.#home[n] !== NONE) start[this.#home[n]! + 1]!++;
+    for (let k = 0; k < keys; k++) start[k + 1]! += start[k]!;
+    const residents = new Int32Array(start[keys]!);
+    const filled = start.slice(0, keys);
+    for (let n = 0; n < people; n++) if (this.#home[n] !== NONE) residents[filled[this.#home[n]!]!++] = n;
+    const byStay = (x: number, y: number) => this.#stayFirst[x]! - this.#stayFirst[y]! || x - y;
     let communalDwellings = 0;
-    for (const key of [...residents.keys()].sort()) {
-      const list = residents.get(key)!;
+    for (let k = 0; k < keys; k++) {
+      const list = residents.subarray(start[k]!, start[k + 1]!);
       if (list.length < 2) continue;
       if (list.length > this.#maxResidents) {
         communalDwellings++;
         continue;
       }
-      list.sort((x, y) => (x.stay.first < y.stay.first ? -1 : x.stay.first > y.stay.first ? 1 : x.personId - y.personId));
+      list.sort(byStay);
       const together = (from: number, to: number) => {
         // Register people are already grouped; everyone else at the home joins one another.
-        const others = list.slice(from, to).filter((p) => components.caseOf(p.personId) === null);
+        const others = Array.from(list.subarray(from, to)).filter((n) => caseOf(n) === null);
         refused.residence += to - from - others.length > 0 && others.length > 0 ? others.length : 0;
-        for (let i = 1; i < others.length; i++) components.union(others[0]!.personId, others[i]!.personId);
+        for (let i = 1; i < others.length; i++) union(others[0]!, others[i]!);
         if (others.length > 1) {
-          for (const p of others) if (!basisOf.has(p.personId)) basisOf.set(p.personId, { basis: 'residence', joinedOn: p.stay.first });
+          for (const n of others) if (basis[n] === 0) setBasis(n, 'residence', this.#stayFirst[n]!);
         }
       };
       let groupStart = 0;
-      let groupEnd = dayOf(list[0]!.stay.last);
+      let groupEnd = this.#stayLast[list[0]!]!;
       for (let i = 1; i < list.length; i++) {
-        const stay = list[i]!.stay;
-        if (dayOf(stay.first) > groupEnd + this.#tolerance) {
+        const n = list[i]!;
+        if (this.#stayFirst[n]! > groupEnd + this.#tolerance) {
           together(groupStart, i);
           groupStart = i;
         }
-        groupEnd = Math.max(groupEnd, dayOf(stay.last));
+        groupEnd = Math.max(groupEnd, this.#stayLast[n]!);
       }
       together(groupStart, list.length);
     }
 
-    // Collect households in a fixed order (by smallest member id).
-    const byRoot = new Map<number, number[]>();
-    for (const id of components.ids()) {
-      const root = components.find(id);
-      const list = byRoot.get(root);
-      if (list) list.push(id);
-      else byRoot.set(root, [id]);
+    // Households in order of their least member id (a family's root is its least number), members ascending.
+    const size = new Int32Array(people);
+    for (let n = 0; n < people; n++) size[find(n)]!++;
+    const households: Household[] = [];
+    const householdOf = new Int32Array(people);
+    for (let n = 0; n < people; n++) {
+      const root = parent[n]!;
+      if (root === n) {
+        householdOf[n] = households.length;
+        households.push({ caseRef: caseOfRoot.get(n) ?? null, members: [] });
+      }
+      const together = size[root]! > 1;
+      const b = basis[n]!;
+      const own = b !== 0 && (together || b === BASIS_NUMBER.register);
+      const day = own ? joinedOn[n]! : this.#firstSeen[n]!;
+      households[householdOf[root]!]!.members.push({
+        personId: this.#ids[n]!,
+        basis: own ? BASIS[b]! : together ? 'residence' : 'alone',
+        joinedOn: day === NO_DAY ? null : days.iso(day),
+      });
     }
-    const households: Household[] = [...byRoot.values()]
-      .map((ids) => ids.sort((x, y) => x - y))
-      .sort((x, y) => x[0]! - y[0]!)
-      .map((ids) => ({
-        caseRef: components.caseOf(ids[0]!),
-        members: ids.map((personId) => {
-          const b = basisOf.get(personId);
-          // A person grouped only through another member's evidence (a link by their case group) keeps that basis.
-          if (b && (ids.length > 1 || b.basis === 'register')) return { personId, basis: b.basis, joinedOn: b.joinedOn };
-          return { personId, basis: ids.length > 1 ? ('residence' as const) : ('alone' as const), joinedOn: this.#firstSeen.get(personId) ?? null };
-        }),
-      }));
     return { households, refused, registerConflicts: this.#registerConflicts, communalDwellings, unplacedAddresses: this.#resolver.unplaced };
   }
 }
@@ -554,7 +787,7 @@ export class HouseholdGrouper {
 /** Group people into households with no lookalike step (see {@link HouseholdGrouper}). */
 export function groupHouseholds(
   people: Iterable<number>,
-  observations: readonly AddressObservation[],
+  observations: readonly AddressObservation[] | AddressObservationColumns,
   register: readonly RegisterEntry[],
   careGroups: readonly CareGroupEntry[],
   opts: GroupingOptions = {},

@@ -3,9 +3,9 @@ import type { DbSession } from '../db/index.ts';
 import type { RunContext } from '../run/context.ts';
 import { batches } from '../util/batches.ts';
 import { copyRows, nextIds } from '../db/copy-rows.ts';
-import { copyTextRows, interner } from '../db/copy-out.ts';
+import { copyTextRows } from '../db/copy-out.ts';
 import { currentPersonRecordsSql } from '../link/records.ts';
-import { HouseholdGrouper, type AddressObservation, type CareGroupEntry, type Household, type Identity, type RegisterEntry } from './households.ts';
+import { AddressObservationColumns, HouseholdGrouper, type CareGroupEntry, type Household, type Identity, type RegisterEntry } from './households.ts';
 
 /**
  * The families stage: group the people of the current extracts into families (households.ts
@@ -155,6 +155,31 @@ async function loadIdentities(k: Kysely<any>, personIds: number[]): Promise<Map<
   return identities;
 }
 
+/**
+ * Where and when each person's current records place them, read as COPY text into columns (1.4M
+ * rows at 1x, which as query results or objects cost more than the query), and the data date:
+ * the latest date the extracts speak of (not after `asOf`), so a rerun on the same data dates
+ * history the same.
+ */
+async function readObservations(session: DbSession, asOf: string | undefined): Promise<{ observations: AddressObservationColumns; dataDate: string }> {
+  const observations = new AddressObservationColumns();
+  const observationsSql = `
+    SELECT pr.person_id, r.uprn, r.address, r.postcode, to_char(min(r.first), 'YYYY-MM-DD'), to_char(max(r.last), 'YYYY-MM-DD'), count(*)
+    FROM (${PLACED_RECORDS}) r JOIN core.person_record pr ON pr.source = r.source AND pr.record_id = r.record_id
+    GROUP BY pr.person_id, r.uprn, r.address, r.postcode
+    ORDER BY 1, 2, 3, 4`;
+  let dataDate = '0001-01-01';
+  for await (const rows of copyTextRows(session.copyTo(observationsSql))) {
+    for (const [personId, uprn, address, postcode, first, last, records] of rows) {
+      observations.add({ personId: Number(personId), uprn: uprn ?? null, address: address ?? null, postcode: postcode ?? null, first: first!, last: last!, records: Number(records) });
+      const latest = last === OPEN_ENDED ? first! : last!;
+      if (latest > dataDate) dataDate = latest;
+    }
+  }
+  if (asOf !== undefined && dataDate > asOf) dataDate = asOf;
+  return { observations, dataDate };
+}
+
 export interface FamiliesOptions {
   /**
    * The run's reference date (`run --as-of`), `YYYY-MM-DD`: memberships that end in this run end
@@ -183,23 +208,10 @@ export async function buildFamilies(session: DbSession, ctx: RunContext, opts: F
   await settlePersonDetails(k, ctx.runId);
   phase('person details');
 
-  // Read as COPY text: 1.4M rows at 1x, which as query results cost more than the query.
-  const observations: AddressObservation[] = [];
-  const observationsSql = `
-    SELECT pr.person_id, r.uprn, r.address, r.postcode, to_char(min(r.first), 'YYYY-MM-DD'), to_char(max(r.last), 'YYYY-MM-DD'), count(*)
-    FROM (${PLACED_RECORDS}) r JOIN core.person_record pr ON pr.source = r.source AND pr.record_id = r.record_id
-    GROUP BY pr.person_id, r.uprn, r.address, r.postcode
-    ORDER BY 1, 2, 3, 4`;
-  // Addresses, postcodes and dates repeat from person to person: one kept string each, holding no COPY chunk.
-  const shared = interner();
-  for await (const rows of copyTextRows(session.copyTo(observationsSql))) {
-    for (const [personId, uprn, address, postcode, first, last, records] of rows) {
-      observations.push({
-        personId: Number(personId), uprn: uprn == null ? null : shared(uprn), address: address == null ? null : shared(address),
-        postcode: postcode == null ? null : shared(postcode), first: shared(first!), last: shared(last!), records: Number(records),
-      });
-    }
-  }
+  // The observation columns are not kept past the grouper's construction: 185 MB at 4x.
+  let evidence: Awaited<ReturnType<typeof readObservations>> | undefined = await readObservations(session, opts.asOf);
+  const { dataDate } = evidence;
+  const observationCount = evidence.observations.length;
   const register = (
     await sql<RegisterEntry>`
       SELECT DISTINCT pr.person_id::int AS "personId", r.case_ref AS "caseRef", to_char(r.attached_on, 'YYYY-MM-DD') AS "attachedOn", r.uprn, r.address, r.postcode
@@ -216,27 +228,21 @@ export async function buildFamilies(session: DbSession, ctx: RunContext, opts: F
       GROUP BY 1, 2 ORDER BY 1, 2`.execute(k)
   ).rows;
   phase('evidence');
-  const people = new Set(observations.map((o) => o.personId));
-  log.info({ people: people.size, observations: observations.length, register: register.length, careGroups: careGroups.length }, 'family evidence loaded');
-  ctx.progress.say(`families: grouping ${people.size} people`);
-  const grouper = new HouseholdGrouper(people, observations, register, careGroups);
+  const grouper = new HouseholdGrouper([], evidence.observations, register, careGroups);
+  evidence = undefined;
+  const people = grouper.people;
+  log.info({ people, observations: observationCount, register: register.length, careGroups: careGroups.length }, 'family evidence loaded');
+  ctx.progress.say(`families: grouping ${people} people`);
   const candidates = grouper.lookalikeCandidates();
   const identities = await loadIdentities(k, [...new Set([...candidates.keys(), ...register.map((r) => r.personId)])]);
+  phase('grouper built');
   const grouping = grouper.group(identities);
   const { households } = grouping;
   phase('grouping');
-  // The data date: the latest date the extracts speak of (not after the as-of date), so a rerun on
-  // the same data dates history the same.
-  let dataDate = '0001-01-01';
-  for (const o of observations) {
-    const latest = o.last === OPEN_ENDED ? o.first : o.last;
-    if (latest > dataDate) dataDate = latest;
+  const previousFamilyOf = new Map<number, number>();
+  for await (const rows of copyTextRows(session.copyTo('SELECT person_id, family_id FROM core.family_member WHERE left_run IS NULL'))) {
+    for (const [personId, familyId] of rows) previousFamilyOf.set(Number(personId), Number(familyId));
   }
-  if (opts.asOf !== undefined && dataDate > opts.asOf) dataDate = opts.asOf;
-
-  const previousRows = await sql<{ person_id: number; family_id: number }>`
-    SELECT person_id::int AS person_id, family_id::int AS family_id FROM core.family_member WHERE left_run IS NULL`.execute(k);
-  const previousFamilyOf = new Map(previousRows.rows.map((r) => [r.person_id, r.family_id]));
   const caseRows = await sql<{ case_ref: string; family_id: number }>`
     SELECT case_ref, family_id::int AS family_id FROM core.family WHERE case_ref IS NOT NULL`.execute(k);
   const familyOfCase = new Map(caseRows.rows.map((r) => [r.case_ref, r.family_id]));
@@ -262,22 +268,38 @@ export async function buildFamilies(session: DbSession, ctx: RunContext, opts: F
     FROM unnest(${attached.map((a) => a.familyId)}::bigint[], ${attached.map((a) => a.caseRef)}::text[]) AS t(fid, c)
     WHERE f.family_id = t.fid AND f.case_ref IS DISTINCT FROM t.c`.execute(k);
 
-  // Memberships: close those that ended, open those that began.
-  const current = new Map<number, { familyId: number; basis: string; joinedOn: string | null }>();
+  // Memberships: close those that ended, then open those that began (one open membership per
+  // person), in two passes over the households rather than a map of everyone's membership.
+  const leaving: number[] = [];
+  let stillMembers = 0;
   households.forEach((h, i) => {
-    for (const m of h.members) current.set(m.personId, { familyId: familyIdOf[i]!, basis: m.basis, joinedOn: m.joinedOn });
+    for (const m of h.members) {
+      const before = previousFamilyOf.get(m.personId);
+      if (before === undefined) continue;
+      stillMembers++;
+      if (before !== familyIdOf[i]) leaving.push(m.personId);
+    }
   });
-  const leaving = [...previousFamilyOf].filter(([personId, familyId]) => current.get(personId)?.familyId !== familyId).map(([personId]) => personId);
+  if (stillMembers < previousFamilyOf.size) {
+    // Some earlier members are in no household now (their records are gone).
+    const current = new Set(households.flatMap((h) => h.members.map((m) => m.personId)));
+    for (const personId of previousFamilyOf.keys()) if (!current.has(personId)) leaving.push(personId);
+  }
   await batches(leaving, 10_000, async (batch) => {
     await sql`
       UPDATE core.family_member SET left_run = ${ctx.runId}, left_on = ${dataDate}::date
       WHERE left_run IS NULL AND person_id = ANY(${batch}::bigint[])`.execute(k);
   });
-  const joining = [...current].filter(([personId, m]) => previousFamilyOf.get(personId) !== m.familyId);
-  await copyRows(
+  const joining = await copyRows(
     session,
     'core.family_member (family_id, person_id, basis, joined_on, joined_run)',
-    joining.map(([personId, m]) => [m.familyId, personId, m.basis, m.joinedOn, ctx.runId]),
+    (function* () {
+      for (let i = 0; i < households.length; i++) {
+        for (const m of households[i]!.members) {
+          if (previousFamilyOf.get(m.personId) !== familyIdOf[i]) yield [familyIdOf[i]!, m.personId, m.basis, m.joinedOn, ctx.runId];
+        }
+      }
+    })(),
   );
   await batches(changes, 10_000, async (batch) => {
     await sql`
@@ -292,11 +314,11 @@ export async function buildFamilies(session: DbSession, ctx: RunContext, opts: F
   phase('statistics after');
 
   const summary: FamiliesSummary = {
-    people: people.size,
+    people,
     families: households.length,
     attachedFamilies: attached.length,
     newFamilies: newHouseholds.length,
-    membersJoined: joining.length,
+    membersJoined: joining,
     membersLeft: leaving.length,
     merges: changes.filter((c) => c.kind === 'merge').length,
     splits: changes.filter((c) => c.kind === 'split').length,

@@ -53,12 +53,18 @@ export function pairGuard(a: ClusterMember, b: ClusterMember): Refusal | undefin
   return undefined;
 }
 
+/**
+ * What a cluster holds that a link could contradict. Small arrays, not a Map and a Set: at 1x
+ * there are 600k clusters of more than one profile, nearly all with one person id per source
+ * and one or two dates of birth, and a Map and a Set each cost more than the whole group does now.
+ */
 interface Group {
-  /** Person id per source ('' never stored). */
-  refs: Map<string, string>;
-  dobs: Set<string>;
-  /** Members a reviewer said are different from some member of this group. */
-  forbidden: number[];
+  /** Source and person id, in turn (`[source, ref, source, ref, ...]`; '' never stored), one pair per source. */
+  refs: string[];
+  /** Distinct dates of birth. */
+  dobs: string[];
+  /** Members a reviewer said are different from some member of this group (undefined: none). */
+  forbidden: number[] | undefined;
 }
 
 /**
@@ -85,14 +91,15 @@ export function clusterMembers(
     let g = groups.get(root);
     if (!g) {
       const m = members[root]!;
-      g = { refs: new Map(m.personRef ? [[m.source, m.personRef]] : []), dobs: new Set(m.dob ? [m.dob] : []), forbidden: [] };
+      g = { refs: m.personRef ? [m.source, m.personRef] : [], dobs: m.dob ? [m.dob] : [], forbidden: undefined };
       groups.set(root, g);
     }
     return g;
   };
+  const forbid = (g: Group, member: number) => (g.forbidden ??= []).push(member);
   for (const [a, b] of different) {
-    groupOf(find(a)).forbidden.push(b);
-    groupOf(find(b)).forbidden.push(a);
+    forbid(groupOf(find(a)), b);
+    forbid(groupOf(find(b)), a);
   }
   const rank = { review: 0, previous: 1, deterministic: 2, probabilistic: 3 } as const;
   const order = links.map((_, i) => i).sort((x, y) => rank[links[x]!.kind] - rank[links[y]!.kind] || links[y]!.weight - links[x]!.weight || x - y);
@@ -105,9 +112,10 @@ export function clusterMembers(
     const ga = groupOf(ra);
     const gb = groupOf(rb);
     let why: Refusal | undefined;
-    for (const [source, ref] of gb.refs) {
-      const other = ga.refs.get(source);
-      if (other !== undefined && other !== ref) why = 'different person ids in one source';
+    for (let i = 0; i < gb.refs.length && !why; i += 2) {
+      for (let j = 0; j < ga.refs.length; j += 2) {
+        if (ga.refs[j] === gb.refs[i] && ga.refs[j + 1] !== gb.refs[i + 1]) why = 'different person ids in one source';
+      }
     }
     if (!why) {
       outer: for (const x of ga.dobs) for (const y of gb.dobs) if (!datesReconcilable(x, y)) {
@@ -115,7 +123,7 @@ export function clusterMembers(
         break outer;
       }
     }
-    if (!why && (ga.forbidden.some((m) => find(m) === rb) || gb.forbidden.some((m) => find(m) === ra))) why = 'a reviewer decided different people';
+    if (!why && (ga.forbidden?.some((m) => find(m) === rb) || gb.forbidden?.some((m) => find(m) === ra))) why = 'a reviewer decided different people';
     if (why) {
       refused[index] = why;
       continue;
@@ -125,9 +133,14 @@ export function clusterMembers(
     const gk = keep === ra ? ga : gb;
     const gd = keep === ra ? gb : ga;
     parent[drop] = keep;
-    for (const [source, ref] of gd.refs) gk.refs.set(source, ref);
-    for (const d of gd.dobs) gk.dobs.add(d);
-    gk.forbidden.push(...gd.forbidden);
+    // Refs agree where both have a source (else refused above): add the sources only the dropped group has.
+    for (let i = 0; i < gd.refs.length; i += 2) {
+      let known = false;
+      for (let j = 0; j < gk.refs.length && !known; j += 2) known = gk.refs[j] === gd.refs[i];
+      if (!known) gk.refs.push(gd.refs[i]!, gd.refs[i + 1]!);
+    }
+    for (const d of gd.dobs) if (!gk.dobs.includes(d)) gk.dobs.push(d);
+    if (gd.forbidden) for (const m of gd.forbidden) forbid(gk, m);
     groups.delete(drop);
   }
   const clusterOf = Int32Array.from(members, (_, i) => find(i));

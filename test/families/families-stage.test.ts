@@ -200,3 +200,45 @@ describe(`two consecutive monthly runs on ${mainBackend()}`, () => {
     ]);
   });
 });
+
+describe(`a person whose records are gone, on ${mainBackend()}`, () => {
+  let t: TestDatabase;
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  beforeAll(async () => {
+    t = await testDatabase();
+    tmp = await tempDir();
+  });
+  afterAll(async () => {
+    await t?.drop();
+    await tmp?.remove();
+  });
+
+  it('ends their membership on the next run and leaves everyone else where they were', async () => {
+    const november = path.join(tmp.dir, 'november');
+    await cp(SAMPLES, november, { recursive: true });
+    await ingestAndMatch(t, SAMPLES);
+    const before = await placements(t);
+
+    // Someone in an unattached family of three or more, whose every record goes from November's extracts.
+    const families = await sql<{ person_id: number; family_id: number }>`
+      SELECT person_id::int AS person_id, family_id::int AS family_id FROM core.current_family_member m
+      WHERE case_ref IS NULL AND (SELECT count(*) FROM core.current_family_member o WHERE o.family_id = m.family_id) >= 3
+      ORDER BY family_id, person_id LIMIT 1`.execute(t.db.kysely);
+    const { person_id: goneId, family_id: familyId } = families.rows[0]!;
+    const goneRecords = [...before].filter(([, [personId]]) => personId === goneId).map(([key]) => key);
+    expect(goneRecords.length).toBeGreaterThan(0);
+    for (const source of new Set(goneRecords.map((key) => key.split('|')[0]!))) {
+      const file = path.join(november, `${source}.csv`);
+      const rows = await readCsv(file);
+      await writeCsv(file, rows.filter((r) => !goneRecords.includes(`${source}|${r.record_id}`)));
+    }
+
+    const second = await ingestAndMatch(t, november, { asOf: '2026-10-31' });
+    expect(second.families).toMatchObject({ membersLeft: 1, membersJoined: 0, newFamilies: 0 });
+    const history = await sql<{ family_id: number; left_run: number | null }>`
+      SELECT family_id::int AS family_id, left_run::int AS left_run FROM core.family_member WHERE person_id = ${goneId}`.execute(t.db.kysely);
+    expect(history.rows).toEqual([{ family_id: familyId, left_run: second.runId }]);
+    const after = await placements(t);
+    for (const [key, placed] of before) if (!goneRecords.includes(key)) expect(after.get(key), key).toEqual(placed);
+  });
+});

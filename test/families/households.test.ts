@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { dwellingKey, parseDwelling } from '../../src/families/dwelling.ts';
 import {
+  AddressObservationColumns,
   DwellingResolver,
   HouseholdGrouper,
   groupHouseholds,
@@ -231,6 +232,24 @@ describe('grouping people into households', () => {
       ['social_care', '2024-03-01'],
     ]);
     expect(g.refused.social_care).toBe(1);
+  });
+
+  it('groups the same from columns as from objects, with person ids beyond 32 bits and dates as written', () => {
+    const big = 3_000_000_000;
+    const observations = [
+      obs(big + 7, '5 Elm Road', '2025-01-01', '9999-12-31'),
+      obs(big + 2, '5 ELM RD', '2025-09-01', '2026-09-01'),
+      obs(5, '9 Oak Road', '0001-01-01', '2024-02-29'),
+    ];
+    const columns = new AddressObservationColumns();
+    for (const o of observations) columns.add(o);
+    expect(columns.ordered).toBe(false);
+    const fromColumns = groupHouseholds([], columns, [], []);
+    expect(fromColumns).toEqual(groupHouseholds([], observations, [], []));
+    expect(fromColumns.households.map((h) => h.members.map((m) => `${m.personId}:${m.basis}:${m.joinedOn}`))).toEqual([
+      ['5:alone:0001-01-01'],
+      [`${big + 2}:residence:2025-09-01`, `${big + 7}:residence:2025-01-01`],
+    ]);
   });
 
   it('does not group the residents of a communal address', () => {
