@@ -10,6 +10,7 @@ import { withRun, type CommonOptions, type RunContext } from '../run/context.ts'
 import { spreadsheetSafe } from '../util/spreadsheet.ts';
 import type { EvaluationSummary } from './evaluate.ts';
 import type { LoadedPlan } from './plan.ts';
+import { useBulkMemory } from '../db/bulk-memory.ts';
 
 /** Header of `eligible-unattached.csv`: one line per member of each family that meets identification but is not attached. */
 export const ELIGIBLE_UNATTACHED_COLUMNS = ['family_id', 'person_id', 'problems'] as const;
@@ -48,7 +49,10 @@ export async function writeEligibleUnattachedCsv(db: Database, evaluationId: num
 /** Evaluate identification and outcomes as of `asOf` under `plan`, in one transaction. */
 export async function evaluateStage(ctx: RunContext, opts: { asOf: string; plan: LoadedPlan }): Promise<EvaluationSummary> {
   const { evaluateFamilies } = await import('./evaluate.ts');
-  return ctx.db.transaction((session) => evaluateFamilies(session, ctx, opts));
+  return ctx.db.transaction(async (session) => {
+    await useBulkMemory(session);
+    return evaluateFamilies(session, ctx, opts);
+  });
 }
 
 /** Lines a person reads about an evaluation (counts only). */

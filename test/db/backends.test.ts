@@ -22,6 +22,7 @@ import {
 } from '../../src/db/index.ts';
 import { JobError, UsageError } from '../../src/errors.ts';
 import { copyTextRows } from '../../src/db/copy-out.ts';
+import { BULK_WORK_MEM, useBulkMemory } from '../../src/db/bulk-memory.ts';
 import { spreadsheetSafe, spreadsheetSafeSql } from '../../src/util/spreadsheet.ts';
 
 /**
@@ -62,6 +63,17 @@ describe.each(availableBackends())('the Database interface on %s', (backend) => 
   it('reports its kind and a description without secrets', () => {
     expect(db.kind).toBe(backend === 'server' ? 'postgres' : 'pglite');
     expect(db.description).not.toMatch(/password|:[^/@:]+@/);
+  });
+
+  it('gives a transaction the bulk work memory until it ends, and the pool\'s next session the default', async () => {
+    const workMem = async (s: DbSession) => (await sql<{ work_mem: string }>`SELECT current_setting('work_mem') AS work_mem`.execute(s.kysely)).rows[0]!.work_mem;
+    const before = await db.session(workMem);
+    expect(before).not.toBe(BULK_WORK_MEM);
+    expect(await db.transaction(async (s) => {
+      await useBulkMemory(s);
+      return workMem(s);
+    })).toBe(BULK_WORK_MEM);
+    expect(await db.session(workMem)).toBe(before);
   });
 
   it('inserts and selects through kysely, with bigint ids as numbers and timestamps as Dates', async () => {

@@ -1,0 +1,17 @@
+import type { DbSession } from './types.ts';
+
+/**
+ * Memory each sort or hash of a stage's bulk statements may use before spilling to disk, for the
+ * rest of the caller's transaction (`SET LOCAL`). The server's default (4 MB) is for many small
+ * queries at once; a run's stages join and sort every current record (7.7M at 4x) a few times.
+ * Spilled to disk, a hash join also comes out in hash order, so the rows it inserts land at
+ * random in the target's indexes: writing person records at 4x took 94 s at 4 MB and 51 s at
+ * 1 GB (docs/run.md, "Database memory"). The setting is a ceiling, not an allocation: small
+ * councils use what they need.
+ */
+export const BULK_WORK_MEM = '512MB';
+
+/** Let this transaction's sorts and hashes use {@link BULK_WORK_MEM}. Call inside a transaction. */
+export async function useBulkMemory(session: DbSession): Promise<void> {
+  await session.exec(`SET LOCAL work_mem = '${BULK_WORK_MEM}'`);
+}
