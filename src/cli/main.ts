@@ -69,6 +69,10 @@ Every command brings the schema up to date itself.
 
 Exit codes: 0 success; 1 the job failed; 2 bad usage or configuration; 3 input rejected.
 
+Environment: TFCLAIMS_OPERATOR stands in for --operator; TFCLAIMS_LOG_LEVEL sets the run log's
+level (default info); TFCLAIMS_WORK_MEM caps each sort or hash of the match and rules
+stages on the database server (default 512MB; docs/run.md).
+
 Examples:
   tfclaims synth --out demo --families 30 --seed 1
   tfclaims run --extracts demo --as-of 2026-10-31 --window 2026-Q3 --out out

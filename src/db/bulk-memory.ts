@@ -1,3 +1,4 @@
+import { UsageError } from '../errors.ts';
 import type { DbSession } from './types.ts';
 
 /**
@@ -11,7 +12,17 @@ import type { DbSession } from './types.ts';
  */
 export const BULK_WORK_MEM = '512MB';
 
-/** Let this transaction's sorts and hashes use {@link BULK_WORK_MEM}. Call inside a transaction. */
-export async function useBulkMemory(session: DbSession): Promise<void> {
-  await session.exec(`SET LOCAL work_mem = '${BULK_WORK_MEM}'`);
+/** `TFCLAIMS_WORK_MEM` when set (a PostgreSQL memory size such as `256MB`), else {@link BULK_WORK_MEM}. */
+export function bulkWorkMem(env: NodeJS.ProcessEnv = process.env): string {
+  const given = env.TFCLAIMS_WORK_MEM?.trim();
+  if (given === undefined || given === '') return BULK_WORK_MEM;
+  if (!/^\d+(kB|MB|GB)$/.test(given)) {
+    throw new UsageError(`TFCLAIMS_WORK_MEM=${JSON.stringify(given)} is not a memory size`, { hint: 'give a whole number with kB, MB or GB, such as 256MB, or unset it for 512MB' });
+  }
+  return given;
+}
+
+/** Let this transaction's sorts and hashes use {@link bulkWorkMem}. Call inside a transaction. */
+export async function useBulkMemory(session: DbSession, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  await session.exec(`SET LOCAL work_mem = '${bulkWorkMem(env)}'`);
 }

@@ -74,6 +74,12 @@ describe.each(availableBackends())('the Database interface on %s', (backend) => 
       return workMem(s);
     })).toBe(BULK_WORK_MEM);
     expect(await db.session(workMem)).toBe(before);
+    expect(await db.transaction(async (s) => {
+      await useBulkMemory(s, { TFCLAIMS_WORK_MEM: '64MB' });
+      return workMem(s);
+    })).toBe('64MB');
+    // Not a size: refused before it reaches SQL, saying what to give.
+    await expect(db.transaction((s) => useBulkMemory(s, { TFCLAIMS_WORK_MEM: "1GB'; DROP TABLE x; --" }))).rejects.toThrow(/TFCLAIMS_WORK_MEM.*not a memory size/);
   });
 
   it('inserts and selects through kysely, with bigint ids as numbers and timestamps as Dates', async () => {
