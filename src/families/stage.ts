@@ -48,27 +48,6 @@ const PLACED_RECORDS = `
   SELECT 'attachments', r.record_id, r.uprn, r.address, r.postcode, r.attached_on, r.attached_on
     FROM raw.attachments r JOIN audit.current_file c USING (file_id)`;
 
-/** The date of birth and sex of each person with current records: the register's where they are on it, else the most common. */
-async function settlePersonDetails(k: Kysely<any>, runId: number): Promise<void> {
-  await sql`
-    WITH records AS (${sql.raw(currentPersonRecordsSql('record_id, dob, sex'))}), of_person AS (
-      SELECT pr.person_id, r.source = 'attachments' AS on_register, r.dob, upper(NULLIF(trim(r.sex), '')) AS sex
-      FROM records r JOIN core.person_record pr ON pr.source = r.source AND pr.record_id = r.record_id
-    ), dobs AS (
-      SELECT DISTINCT ON (person_id) person_id, dob
-      FROM (SELECT person_id, dob, bool_or(on_register) AS reg, count(*) AS n FROM of_person GROUP BY person_id, dob) d
-      ORDER BY person_id, reg DESC, n DESC, dob
-    ), sexes AS (
-      SELECT DISTINCT ON (person_id) person_id, sex
-      FROM (SELECT person_id, sex, bool_or(on_register) AS reg, count(*) AS n FROM of_person WHERE sex IN ('M', 'F') GROUP BY person_id, sex) s
-      ORDER BY person_id, reg DESC, n DESC, sex
-    )
-    INSERT INTO core.person_detail (person_id, dob, sex, run_id)
-    SELECT d.person_id, d.dob, s.sex, ${runId} FROM dobs d LEFT JOIN sexes s USING (person_id)
-    ON CONFLICT (person_id) DO UPDATE SET dob = EXCLUDED.dob, sex = EXCLUDED.sex, run_id = EXCLUDED.run_id
-    WHERE (core.person_detail.dob, core.person_detail.sex) IS DISTINCT FROM (EXCLUDED.dob, EXCLUDED.sex)`.execute(k);
-}
-
 /** A family change of this run: `old -> new` with how many members moved. */
 export interface FamilyChange {
   kind: 'merge' | 'split';
@@ -205,8 +184,6 @@ export async function buildFamilies(session: DbSession, ctx: RunContext, opts: F
   // The match stage has just rewritten person_record: fresh statistics keep the joins below hash joins.
   await sql`ANALYZE core.person_record, core.family, core.family_member`.execute(k);
   phase('statistics');
-  await settlePersonDetails(k, ctx.runId);
-  phase('person details');
 
   // The observation columns are not kept past the grouper's construction: 185 MB at 4x.
   let evidence: Awaited<ReturnType<typeof readObservations>> | undefined = await readObservations(session, opts.asOf);

@@ -6,6 +6,7 @@ import { hash53 } from '../util/hash.ts';
 import { copyRows, nextIds, type CopyCell } from '../db/copy-rows.ts';
 import { copyTextRows, detached, interner } from '../db/copy-out.ts';
 import { clusterMembers, pairGuard, type CandidateLink, type ClusterMember } from './clusters.ts';
+import { personDetails, type PersonDetail } from './person-details.ts';
 import { candidatePairs, gammaAt, gammaTable, probabilityOf, scoreCandidates, scorePair, scoreWeights, type LinkModel, type LinkRecord } from './model.ts';
 import { parseStoredModel } from './breakdown.ts';
 import { forgetColumns } from './columns.ts';
@@ -105,6 +106,8 @@ interface Profile extends LinkRecord {
   personRef: string;
   /** YYYYMMDD, '' when missing (as every LinkRecord from toLinkRecord has). */
   dob: string;
+  /** As written, upper case ('' when blank). */
+  sex: string;
 }
 
 /** Profiles of person records: each profile's fields, first record and number of records. */
@@ -518,6 +521,24 @@ async function writePersonRecords(
     WHERE core.person_record.person_id IS DISTINCT FROM EXCLUDED.person_id OR core.person_record.linkage_key IS DISTINCT FROM EXCLUDED.linkage_key`.execute(k);
 }
 
+/**
+ * Write each person's date of birth and sex (core.person_detail) where they changed, with this
+ * run's id; a person whose details are as before keeps the run that wrote them.
+ */
+async function writePersonDetails(session: DbSession, details: Iterable<PersonDetail>, runId: number): Promise<void> {
+  const k = session.kysely;
+  await sql`CREATE TEMP TABLE detail_change (person_id bigint, dob date, sex text) ON COMMIT DROP`.execute(k);
+  await copyRows(session, 'detail_change (person_id, dob, sex)', (function* () {
+    for (const d of details) yield [d.personId, d.dob, d.sex];
+  })());
+  await sql`
+    INSERT INTO core.person_detail (person_id, dob, sex, run_id)
+    SELECT person_id, dob, sex, ${runId}::bigint FROM detail_change
+    ON CONFLICT (person_id) DO UPDATE SET dob = EXCLUDED.dob, sex = EXCLUDED.sex, run_id = EXCLUDED.run_id
+    WHERE (core.person_detail.dob, core.person_detail.sex) IS DISTINCT FROM (EXCLUDED.dob, EXCLUDED.sex)`.execute(k);
+  await sql`DROP TABLE detail_change`.execute(k);
+}
+
 /** Run the match stage inside the caller's transaction. */
 export async function matchPeople(session: DbSession, ctx: RunContext, opts: MatchOptions = {}): Promise<MatchSummary> {
   const threshold = opts.threshold ?? 0.5;
@@ -645,8 +666,11 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
   }
 
   phase('new people');
-  await writePersonRecords(session, loaded, (p) => personIdOf[clusterOfProfile[p]!]!, { runId: ctx.runId, linkedBefore });
+  const personOf = (p: number) => personIdOf[clusterOfProfile[p]!]!;
+  await writePersonRecords(session, loaded, personOf, { runId: ctx.runId, linkedBefore });
   phase('person records');
+  await writePersonDetails(session, personDetails(profiles, loaded.recordsIn, personOf), ctx.runId);
+  phase('person details');
   await batches(changes, 10_000, async (batch) => {
     const newIds = batch.map((c) => (typeof c.newPersonId === 'number' ? c.newPersonId : personIdOf[c.newPersonId.cluster]!));
     await sql`

@@ -174,6 +174,9 @@ describe(`two consecutive monthly runs on ${mainBackend()}`, () => {
     expect(second.people.newPersons).toBe(0);
     expect(second.families.newFamilies).toBe(0);
     expect(second.people.merges + second.people.splits).toBe(0);
+    // Nobody's date of birth or sex changed: every person's details keep the run that wrote them.
+    const detailsRewritten = await sql<{ n: number }>`SELECT count(*)::int AS n FROM core.person_detail WHERE run_id = ${second.runId}`.execute(t.db.kysely);
+    expect(detailsRewritten.rows[0]!.n).toBe(0);
 
     // Every record of October has the same person in November, the corrected one included.
     for (const [key, [personId]] of before) expect(after.get(key)?.[0], key).toBe(personId);
