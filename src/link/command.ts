@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { CommandReport } from '../cli/output.ts';
 import { UsageError } from '../errors.ts';
-import { useBulkMemory } from '../db/bulk-memory.ts';
+import { useBulkSettings } from '../db/bulk-settings.ts';
 import { withRun, type CommonOptions, type RunContext } from '../run/context.ts';
 import type { FamiliesSummary } from '../families/index.ts';
 import type { MatchSummary } from './stage.ts';
@@ -83,7 +83,7 @@ export async function matchAndGroup(ctx: RunContext, opts: { threshold?: number;
   const { matchPeople } = await import('./stage.ts');
   const { buildFamilies } = await import('../families/index.ts');
   return ctx.db.transaction(async (session) => {
-    await useBulkMemory(session);
+    await useBulkSettings(session);
     const people = await matchPeople(session, ctx, {
       ...(opts.threshold === undefined ? {} : { threshold: opts.threshold }),
       ...(opts.full ? { full: true } : {}),

@@ -22,7 +22,7 @@ import {
 } from '../../src/db/index.ts';
 import { JobError, UsageError } from '../../src/errors.ts';
 import { copyTextRows } from '../../src/db/copy-out.ts';
-import { BULK_WORK_MEM, useBulkMemory } from '../../src/db/bulk-memory.ts';
+import { BULK_WORK_MEM, useBulkSettings } from '../../src/db/bulk-settings.ts';
 import { spreadsheetSafe, spreadsheetSafeSql } from '../../src/util/spreadsheet.ts';
 
 /**
@@ -65,21 +65,22 @@ describe.each(availableBackends())('the Database interface on %s', (backend) => 
     expect(db.description).not.toMatch(/password|:[^/@:]+@/);
   });
 
-  it('gives a transaction the bulk work memory until it ends, and the pool\'s next session the default', async () => {
-    const workMem = async (s: DbSession) => (await sql<{ work_mem: string }>`SELECT current_setting('work_mem') AS work_mem`.execute(s.kysely)).rows[0]!.work_mem;
-    const before = await db.session(workMem);
-    expect(before).not.toBe(BULK_WORK_MEM);
+  it('gives a transaction the bulk settings (work memory, no JIT) until it ends, and the pool\'s next session the defaults', async () => {
+    const settings = async (s: DbSession) =>
+      (await sql<{ work_mem: string; jit: string }>`SELECT current_setting('work_mem') AS work_mem, current_setting('jit') AS jit`.execute(s.kysely)).rows[0]!;
+    const before = await db.session(settings);
+    expect(before.work_mem).not.toBe(BULK_WORK_MEM);
     expect(await db.transaction(async (s) => {
-      await useBulkMemory(s);
-      return workMem(s);
-    })).toBe(BULK_WORK_MEM);
-    expect(await db.session(workMem)).toBe(before);
-    expect(await db.transaction(async (s) => {
-      await useBulkMemory(s, { TFCLAIMS_WORK_MEM: '64MB' });
-      return workMem(s);
-    })).toBe('64MB');
+      await useBulkSettings(s);
+      return settings(s);
+    })).toEqual({ work_mem: BULK_WORK_MEM, jit: 'off' });
+    expect(await db.session(settings)).toEqual(before);
+    expect((await db.transaction(async (s) => {
+      await useBulkSettings(s, { TFCLAIMS_WORK_MEM: '64MB' });
+      return settings(s);
+    })).work_mem).toBe('64MB');
     // Not a size: refused before it reaches SQL, saying what to give.
-    await expect(db.transaction((s) => useBulkMemory(s, { TFCLAIMS_WORK_MEM: "1GB'; DROP TABLE x; --" }))).rejects.toThrow(/TFCLAIMS_WORK_MEM.*not a memory size/);
+    await expect(db.transaction((s) => useBulkSettings(s, { TFCLAIMS_WORK_MEM: "1GB'; DROP TABLE x; --" }))).rejects.toThrow(/TFCLAIMS_WORK_MEM.*not a memory size/);
   });
 
   it('inserts and selects through kysely, with bigint ids as numbers and timestamps as Dates', async () => {
