@@ -83,8 +83,9 @@ export interface Grouping {
   unplacedAddresses: number;
 }
 
-/** No dwelling key, person or date: the empty value of the numbered columns below. */
+/** No dwelling key or person: the empty value of the numbered columns below. */
 const NONE = -1;
+/** No date: the empty value of the day-number columns (every real day, year 1 to 9999, is above it). */
 const NO_DAY = -2_147_483_648;
 
 const DAY_MS = 86_400_000;
