@@ -56,7 +56,8 @@ export function pairGuard(a: ClusterMember, b: ClusterMember): Refusal | undefin
 /**
  * What a cluster holds that a link could contradict. Small arrays, not a Map and a Set: at 1x
  * there are 600k clusters of more than one profile, nearly all with one person id per source
- * and one or two dates of birth, and a Map and a Set each cost more than the whole group does now.
+ * and one or two dates of birth. Measured with one id and one date: 564 bytes a group with a Map
+ * and a Set, 236 with arrays (340 MB and 140 MB at 1x).
  */
 interface Group {
   /** Source and person id, in turn (`[source, ref, source, ref, ...]`; '' never stored), one pair per source. */
