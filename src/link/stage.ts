@@ -429,24 +429,30 @@ async function carryForwardPairs(
   opts: { runId: number; fromRun: number; threshold: number; reviewLow: number; reviewHigh: number },
 ): Promise<{ pairs: number; inReviewBand: number }> {
   const k = session.kysely;
-  // Settled: current records whose profile is not fresh (record_change holds every record of a fresh profile).
+  // Settled: current records whose profile is not fresh (record_change holds every record of a
+  // fresh profile), with the person this run gave them.
   await sql`
     CREATE TEMP TABLE settled_record ON COMMIT DROP AS
-    SELECT r.source, r.record_id FROM (${sql.raw(CURRENT_RECORD_PLACES)}) r
+    SELECT r.source, r.record_id, pr.person_id FROM (${sql.raw(CURRENT_RECORD_PLACES)}) r
+    JOIN core.person_record pr ON pr.source = r.source AND pr.record_id = r.record_id
     WHERE NOT EXISTS (SELECT 1 FROM record_change c WHERE c.fresh AND c.file_id = r.file_id AND c.line = r.line)`.execute(k);
-  await sql`ALTER TABLE settled_record ADD PRIMARY KEY (source, record_id)`.execute(k);
   await sql`ANALYZE settled_record`.execute(k);
+  // Hash joins, whatever the statistics say: link_pair's may not know the last run's million
+  // pairs yet (autovacuum has not been by, and the pipeline role cannot ANALYZE a table it does not
+  // own), and the planner then chose a million index lookups per joined table: 40 s at 1x.
+  await sql`SET LOCAL enable_nestloop = off`.execute(k);
   const { rows } = await sql<{ pairs: number; in_band: number }>`
-    WITH previous AS (
-      SELECT lp.*, pa.person_id = pb.person_id AS same_person,
-             EXISTS (SELECT 1 FROM core.review_decision d
-                     WHERE (d.source_a = lp.source_a AND d.record_a = lp.record_a AND d.source_b = lp.source_b AND d.record_b = lp.record_b)
-                        OR (d.source_a = lp.source_b AND d.record_a = lp.record_b AND d.source_b = lp.source_a AND d.record_b = lp.record_a)) AS decided
+    WITH decided AS (
+      -- A decision names its pair either way round.
+      SELECT source_a, record_a, source_b, record_b FROM core.review_decision
+      UNION
+      SELECT source_b, record_b, source_a, record_a FROM core.review_decision
+    ), previous AS (
+      SELECT lp.*, a.person_id = b.person_id AS same_person, d.source_a IS NOT NULL AS decided
       FROM core.link_pair lp
       JOIN settled_record a ON a.source = lp.source_a AND a.record_id = lp.record_a
       JOIN settled_record b ON b.source = lp.source_b AND b.record_id = lp.record_b
-      JOIN core.person_record pa ON pa.source = lp.source_a AND pa.record_id = lp.record_a
-      JOIN core.person_record pb ON pb.source = lp.source_b AND pb.record_id = lp.record_b
+      LEFT JOIN decided d ON d.source_a = lp.source_a AND d.record_a = lp.record_a AND d.source_b = lp.source_b AND d.record_b = lp.record_b
       WHERE lp.run_id = ${opts.fromRun}
     ), carried AS (
       INSERT INTO core.link_pair (run_id, source_a, record_a, source_b, record_b, weight, probability, levels, contributions, outcome, reason)
@@ -465,6 +471,7 @@ async function carryForwardPairs(
     SELECT count(*)::int AS pairs,
            count(*) FILTER (WHERE probability >= ${opts.reviewLow} AND probability < ${opts.reviewHigh} AND outcome IN ('review', 'linked'))::int AS in_band
     FROM carried`.execute(k);
+  await sql`RESET enable_nestloop`.execute(k);
   await sql`DROP TABLE settled_record`.execute(k);
   return { pairs: rows[0]!.pairs, inReviewBand: rows[0]!.in_band };
 }

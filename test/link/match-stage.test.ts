@@ -138,13 +138,14 @@ for (const backend of availableBackends()) {
       expect(summary.merges + summary.splits).toBe(0);
       expect(await people()).toEqual(before);
 
-      // A reviewer says two linked records (from different profiles) are different people.
+      // A reviewer says two linked records (from different profiles) are different people, naming
+      // them the other way round from the stored pair (a decision holds for the pair either way).
       const linked = await sql<{ source_a: string; record_a: string; source_b: string; record_b: string; run_id: number }>`
         SELECT source_a, record_a, source_b, record_b, run_id::int AS run_id FROM core.link_pair
         WHERE outcome = 'linked' ORDER BY probability, source_a, record_a LIMIT 1`.execute(t.db.kysely);
       const p = linked.rows[0]!;
       await sql`INSERT INTO core.review_decision (source_a, record_a, source_b, record_b, decision, decided_by, run_id)
-                VALUES (${p.source_a}, ${p.record_a}, ${p.source_b}, ${p.record_b}, 'different', 'test reviewer', ${p.run_id})`.execute(t.db.kysely);
+                VALUES (${p.source_b}, ${p.record_b}, ${p.source_a}, ${p.record_a}, 'different', 'test reviewer', ${p.run_id})`.execute(t.db.kysely);
       const { summary: after, runId } = await match();
       expect(after.reviewDecisionsApplied).toBe(1);
       expect(after.mode).toBe('incremental');
