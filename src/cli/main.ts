@@ -1,5 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ExitCode, TfclaimsError } from '../errors.ts';
+import { bulkWorkMem } from '../db/bulk-settings.ts';
 import type { CommandReport } from './output.ts';
 import { createFileLogger, safeError } from '../log/logger.ts';
 
@@ -492,6 +493,10 @@ export async function main(argv: string[]): Promise<number> {
     for (const sub of command.commands) overrideExit(sub);
   };
   overrideExit(program);
+  // Settings read from the environment are checked before any command touches the database.
+  program.hook('preAction', () => {
+    bulkWorkMem();
+  });
   try {
     await program.parseAsync(argv);
     return Number(process.exitCode ?? 0);

@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { Database } from '../db/index.ts';
 import { currentPersonRecordsSql } from '../link/records.ts';
 import { spreadsheetSafeSql } from '../util/spreadsheet.ts';
+import { useBulkSettings } from '../db/bulk-settings.ts';
 
 /** Header of `families.csv` (cli-contract.md). */
 export const FAMILIES_CSV_COLUMNS = ['family_id', 'case_ref', 'person_id', 'source', 'record_id'] as const;
@@ -34,7 +35,8 @@ export async function writeFamiliesCsv(db: Database, outDir: string): Promise<{ 
       // Every current record is placed, so the planner's guess of a few thousand rows (it cannot
       // see that each union branch's source matches) picked 1.9M index lookups at 1x: hash joins
       // and an in-memory sort took half the time.
-      await session.exec("SET LOCAL enable_nestloop = off; SET LOCAL work_mem = '256MB'; SET LOCAL jit = off");
+      await useBulkSettings(session);
+      await session.exec('SET LOCAL enable_nestloop = off');
       // Lines are counted outside quotes: a quoted value may hold a line break.
       let quoted = false;
       async function* counted(chunks: AsyncIterable<Uint8Array>) {

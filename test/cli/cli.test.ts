@@ -349,6 +349,11 @@ describe(`ingest and run on ${mainBackend()}`, () => {
       expect(result.stderr).toMatch(cases[i]![1]);
       expect(result.stderr).toMatch(/what to do: /);
     }
+    // A setting from the environment that is not a size: refused the same way.
+    const badEnv = await cli([...opts(), 'run', '--extracts', extracts, '--as-of', '2026-10-31', ...base], { env: { TFCLAIMS_WORK_MEM: 'lots' } });
+    expect(badEnv.code, badEnv.stderr).toBe(2);
+    expect(badEnv.stderr).toMatch(/TFCLAIMS_WORK_MEM="lots" is not a memory size/);
+    expect(badEnv.stderr).toMatch(/what to do: give a whole number with kB, MB or GB/);
     expect(await countRuns()).toBe(runsBefore); // none of them became a run
   });
 });

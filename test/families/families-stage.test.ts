@@ -101,19 +101,28 @@ for (const backend of availableBackends()) {
   });
 }
 
-describe(`two consecutive monthly runs on ${mainBackend()}`, () => {
-  let t: TestDatabase;
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
+/**
+ * A database of its own and a scratch folder for the enclosing describe block, dropped after it.
+ * Filled in before its tests run: read them inside a test.
+ */
+function ownDatabaseAndFolder(): { t: TestDatabase; tmp: Awaited<ReturnType<typeof tempDir>> } {
+  const own = {} as { t: TestDatabase; tmp: Awaited<ReturnType<typeof tempDir>> };
   beforeAll(async () => {
-    t = await testDatabase();
-    tmp = await tempDir();
+    own.t = await testDatabase();
+    own.tmp = await tempDir();
   });
   afterAll(async () => {
-    await t?.drop();
-    await tmp?.remove();
+    await own.t?.drop();
+    await own.tmp?.remove();
   });
+  return own;
+}
+
+describe(`two consecutive monthly runs on ${mainBackend()}`, () => {
+  const own = ownDatabaseAndFolder();
 
   it('keeps person and family ids when a record is added, a name corrected and a person moves house, and records the move', async () => {
+    const { t, tmp } = own;
     const october = path.join(tmp.dir, 'october');
     const november = path.join(tmp.dir, 'november');
     await cp(SAMPLES, october, { recursive: true });
@@ -205,18 +214,10 @@ describe(`two consecutive monthly runs on ${mainBackend()}`, () => {
 });
 
 describe(`a person whose records are gone, on ${mainBackend()}`, () => {
-  let t: TestDatabase;
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
-  beforeAll(async () => {
-    t = await testDatabase();
-    tmp = await tempDir();
-  });
-  afterAll(async () => {
-    await t?.drop();
-    await tmp?.remove();
-  });
+  const own = ownDatabaseAndFolder();
 
   it('ends their membership on the next run and leaves everyone else where they were', async () => {
+    const { t, tmp } = own;
     const november = path.join(tmp.dir, 'november');
     await cp(SAMPLES, november, { recursive: true });
     await ingestAndMatch(t, SAMPLES);
