@@ -84,6 +84,7 @@ export function grantStatements(role: RoleKey): string[] {
   const revoke = [
     `REVOKE ALL ON ALL TABLES IN SCHEMA ${all} FROM ${name}`,
     `REVOKE ALL ON ALL SEQUENCES IN SCHEMA ${all} FROM ${name}`,
+    `REVOKE ALL ON ALL FUNCTIONS IN SCHEMA ${all} FROM ${name}`,
     `REVOKE ALL ON SCHEMA ${all} FROM ${name}`,
     `ALTER DEFAULT PRIVILEGES IN SCHEMA ${all} REVOKE ALL ON TABLES FROM ${name}`,
     `ALTER DEFAULT PRIVILEGES IN SCHEMA ${all} REVOKE ALL ON SEQUENCES FROM ${name}`,
@@ -98,6 +99,8 @@ export function grantStatements(role: RoleKey): string[] {
         `GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA audit TO ${name}`,
         `GRANT SELECT ON tfclaims_meta.migration TO ${name}`,
         `GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA raw, core, audit TO ${name}`,
+        // New person and family ids in blocks: the function moves their sequences forward only.
+        `GRANT EXECUTE ON FUNCTION core.reserve_ids(regclass, integer) TO ${name}`,
         // Tables later migrations create (as the owner running this) get the same grants.
         `ALTER DEFAULT PRIVILEGES IN SCHEMA raw, core GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${name}`,
         `ALTER DEFAULT PRIVILEGES IN SCHEMA audit GRANT SELECT, INSERT ON TABLES TO ${name}`,

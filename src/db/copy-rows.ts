@@ -36,11 +36,13 @@ export async function copyRows(session: DbSession, target: string, rows: Iterabl
 }
 
 /**
- * Take `count` ids from the identity sequence of `table.column` in one statement, so rows can be
- * bulk-loaded by {@link copyRows} with their ids known beforehand.
+ * Reserve `count` new ids of core.person or core.family in one statement (core.reserve_ids:
+ * one nextval and one setval, not one nextval an id), so rows can be bulk-loaded by
+ * {@link copyRows} with their ids known beforehand. Returns the ids, ascending.
  */
-export async function nextIds(k: Kysely<any>, table: string, column: string, count: number): Promise<number[]> {
-  const { rows } = await sql<{ id: number }>`
-    SELECT nextval(pg_get_serial_sequence(${table}, ${column}))::int AS id FROM generate_series(1, ${count})`.execute(k);
-  return rows.map((r) => r.id);
+export async function reserveIds(k: Kysely<any>, table: 'core.person' | 'core.family', count: number): Promise<number[]> {
+  if (count === 0) return [];
+  const { rows } = await sql<{ first: string }>`SELECT core.reserve_ids(${table}::regclass, ${count})::text AS first`.execute(k);
+  const first = Number(rows[0]!.first);
+  return Array.from({ length: count }, (_, n) => first + n);
 }

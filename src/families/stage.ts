@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { DbSession } from '../db/index.ts';
 import type { RunContext } from '../run/context.ts';
 import { batches } from '../util/batches.ts';
-import { copyRows, nextIds } from '../db/copy-rows.ts';
+import { copyRows, reserveIds } from '../db/copy-rows.ts';
 import { copyTextRows } from '../db/copy-out.ts';
 import { currentPersonRecordsSql } from '../link/records.ts';
 import { AddressObservationColumns, HouseholdGrouper, type CareGroupEntry, type Household, type Identity, type RegisterEntry } from './households.ts';
@@ -228,7 +228,7 @@ export async function buildFamilies(session: DbSession, ctx: RunContext, opts: F
 
   const newHouseholds = familyIdOf.flatMap((id, i) => (id === undefined ? [i] : []));
   if (newHouseholds.length > 0) {
-    const ids = await nextIds(k, 'core.family', 'family_id', newHouseholds.length);
+    const ids = await reserveIds(k, 'core.family', newHouseholds.length);
     newHouseholds.forEach((h, n) => {
       familyIdOf[h] = ids[n]!;
     });

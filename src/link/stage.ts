@@ -3,7 +3,7 @@ import type { DbSession } from '../db/index.ts';
 import type { RunContext } from '../run/context.ts';
 import { batches } from '../util/batches.ts';
 import { hash53 } from '../util/hash.ts';
-import { copyRows, nextIds, type CopyCell } from '../db/copy-rows.ts';
+import { copyRows, reserveIds, type CopyCell } from '../db/copy-rows.ts';
 import { copyTextRows, detached, interner } from '../db/copy-out.ts';
 import { clusterMembers, pairGuard, type CandidateLink, type ClusterMember } from './clusters.ts';
 import { personDetails, type PersonDetail } from './person-details.ts';
@@ -665,7 +665,7 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
   phase('stable ids');
   const newClusters = personIdOf.flatMap((id, c) => (id === undefined ? [c] : []));
   if (newClusters.length > 0) {
-    const ids = await nextIds(k, 'core.person', 'person_id', newClusters.length);
+    const ids = await reserveIds(k, 'core.person', newClusters.length);
     newClusters.forEach((c, n) => {
       personIdOf[c] = ids[n]!;
     });

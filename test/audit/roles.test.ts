@@ -119,6 +119,7 @@ describe.skipIf(!onServer)('tfclaims db roles on the server', () => {
     expect(await as('finance', 'SELECT args FROM audit.run LIMIT 1')).toEqual(denied);
     expect(await as('finance', 'SELECT * FROM audit.family_timeline LIMIT 1')).toEqual(denied);
     expect(await as('finance', 'SELECT * FROM audit.reject_line LIMIT 1')).toEqual(denied);
+    expect(await as('finance', `SELECT core.reserve_ids('core.person'::regclass, 1)`)).toEqual(denied);
   });
 
   it('the pipeline reads and writes raw and core, appends to audit, and cannot change the audit trail', async () => {
@@ -128,6 +129,10 @@ describe.skipIf(!onServer)('tfclaims db roles on the server', () => {
     expect(await as('pipeline', `WITH r AS (INSERT INTO audit.run (command, operator, code_version) VALUES ('pipe', 'svc', 'x') RETURNING run_id)
                                  INSERT INTO core.person (created_run) SELECT run_id FROM r RETURNING person_id::int`)).toMatchObject({ rows: [{ person_id: expect.any(Number) }] });
     expect(await as('pipeline', 'SELECT nextval(pg_get_serial_sequence($$audit.input_file$$, $$file_id$$)) AS id')).toMatchObject({ rows: [{ id: expect.any(String) }] });
+    // New ids in blocks, through the one function that moves the sequences forward; not setval itself.
+    expect(await as('pipeline', `SELECT core.reserve_ids('core.person'::regclass, 100)::int AS first`)).toMatchObject({ rows: [{ first: expect.any(Number) }] });
+    expect(await as('pipeline', `SELECT setval(pg_get_serial_sequence('core.person', 'person_id'), 1)`)).toEqual(denied);
+    expect(await as('pipeline', `SELECT core.reserve_ids('audit.run'::regclass, 100)`)).toEqual(denied);
     expect(await as('pipeline', 'UPDATE audit.run SET operator = operator')).toEqual(denied);
     expect(await as('pipeline', 'DELETE FROM audit.reject')).toEqual(denied);
     expect(await as('pipeline', 'TRUNCATE raw.attendance')).toEqual(denied);

@@ -1,8 +1,9 @@
 import { sql } from 'kysely';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyRows } from '../../src/db/copy-rows.ts';
+import { copyRows, reserveIds } from '../../src/db/copy-rows.ts';
 import { sqlStateOf, SqlState } from '../../src/db/index.ts';
-import { availableBackends, testDatabase, type TestDatabase } from '../support/db.ts';
+import { availableBackends, mainBackend, testDatabase, type TestDatabase } from '../support/db.ts';
 import { testRun } from '../support/run.ts';
 
 /**
@@ -73,11 +74,36 @@ for (const backend of availableBackends()) {
         t.db.transaction((s) => copyRows(s, 'core.person_record (source, record_id, person_id, run_id)', [['attendance', 'BAD2', personId, runId], ['attendance', 'BAD3', personId, runId + 1000]])),
       );
       expect(sqlStateOf(byCopy)).toBe(SqlState.foreignKeyViolation);
+      // The value named is the smallest missing one, whatever order the rows came in.
+      const several = await failure(
+        t.db.transaction((s) => copyRows(s, 'core.person_record (source, record_id, person_id, run_id)', [['attendance', 'BAD4', missing + 7, runId], ['attendance', 'BAD5', missing + 3, runId], ['attendance', 'BAD6', personId, runId]])),
+      );
+      expect(sqlStateOf(several)).toBe(SqlState.foreignKeyViolation);
+      expect(String((several as Error).message)).toContain(`person_id=${missing + 3} is not present`);
       const byUpdate = await failure(sql`UPDATE core.person_record SET person_id = ${missing} WHERE record_id = 'OK1'`.execute(t.db.kysely));
       expect(sqlStateOf(byUpdate)).toBe(SqlState.foreignKeyViolation);
       const { rows } = await sql<{ record_id: string; person_id: number }>`
         SELECT record_id, person_id::int AS person_id FROM core.person_record WHERE record_id LIKE 'BAD%' OR record_id = 'OK1'`.execute(t.db.kysely);
       expect(rows).toEqual([{ record_id: 'OK1', person_id: personId }]);
+    });
+
+    it('reserves blocks of new person and family ids that later ids never reuse, and nothing else', async () => {
+      const people = await t.db.transaction((s) => reserveIds(s.kysely, 'core.person', 500));
+      expect(people).toHaveLength(500);
+      expect(people[0]).toBeGreaterThan(personId);
+      expect(people.every((id, n) => n === 0 || id === people[n - 1]! + 1)).toBe(true);
+      // The next id after the block, however it is drawn.
+      const next = (await sql<{ id: number }>`INSERT INTO core.person (created_run) VALUES (${runId}) RETURNING person_id::int AS id`.execute(t.db.kysely)).rows[0]!.id;
+      expect(next).toBe(people.at(-1)! + 1);
+      expect(await t.db.transaction((s) => reserveIds(s.kysely, 'core.person', 1))).toEqual([next + 1]);
+      const families = await t.db.transaction((s) => reserveIds(s.kysely, 'core.family', 3));
+      expect(families).toEqual([families[0]!, families[0]! + 1, families[0]! + 2]);
+      expect(await t.db.transaction((s) => reserveIds(s.kysely, 'core.family', 0))).toEqual([]);
+      const other = await failure(sql`SELECT core.reserve_ids('audit.run'::regclass, 5)`.execute(t.db.kysely));
+      expect(sqlStateOf(other)).toBe('42501');
+      expect(String((other as Error).message)).toMatch(/core.person and core.family only/);
+      const none = await failure(sql`SELECT core.reserve_ids('core.person'::regclass, -1)`.execute(t.db.kysely));
+      expect(sqlStateOf(none)).toBe('22023');
     });
 
     it('never deletes a person or a family, which bulk rows point at', async () => {
@@ -89,3 +115,37 @@ for (const backend of availableBackends()) {
     });
   });
 }
+
+describe.skipIf(mainBackend() !== 'server')('reserving ids from two sessions at once, on the server', () => {
+  let t: TestDatabase;
+  afterAll(async () => t?.drop());
+
+  it('serialises reservations of one sequence: the second waits for the first to commit, and the blocks never overlap', async () => {
+    t = await testDatabase('server');
+    const a = new pg.Client({ connectionString: t.url });
+    const b = new pg.Client({ connectionString: t.url });
+    await a.connect();
+    await b.connect();
+    try {
+      await a.query('BEGIN');
+      await b.query('BEGIN');
+      const first = Number((await a.query(`SELECT core.reserve_ids('core.person'::regclass, 1000) AS f`)).rows[0].f);
+      let secondDone = false;
+      const second = b.query(`SELECT core.reserve_ids('core.person'::regclass, 1000) AS f`).then((r) => {
+        secondDone = true;
+        return Number(r.rows[0].f);
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(secondDone).toBe(false);
+      // Family ids are another lock: not held up by the person ids' reservation.
+      expect(Number((await a.query(`SELECT core.reserve_ids('core.family'::regclass, 10) AS f`)).rows[0].f)).toBeGreaterThan(0);
+      await a.query('COMMIT');
+      const secondFirst = await second;
+      await b.query('COMMIT');
+      expect(secondFirst).toBeGreaterThanOrEqual(first + 1000);
+    } finally {
+      await a.end();
+      await b.end();
+    }
+  });
+});
