@@ -532,17 +532,23 @@ async function writePersonRecords(
  * Write each person's date of birth and sex (core.person_detail) where they changed, with this
  * run's id; a person whose details are as before keeps the run that wrote them.
  */
-async function writePersonDetails(session: DbSession, details: Iterable<PersonDetail>, runId: number): Promise<void> {
+export async function writePersonDetails(session: DbSession, details: Iterable<PersonDetail>, runId: number): Promise<void> {
   const k = session.kysely;
   await sql`CREATE TEMP TABLE detail_change (person_id bigint, dob date, sex text) ON COMMIT DROP`.execute(k);
   await copyRows(session, 'detail_change (person_id, dob, sex)', (function* () {
     for (const d of details) yield [d.personId, d.dob, d.sex];
   })());
+  await sql`ANALYZE detail_change`.execute(k);
+  // An update of the changed and an insert of the new, not INSERT ... ON CONFLICT: that inserts
+  // each row speculatively (1.55 s for the 600k people of a fresh 1x run, 0.81 s this way). The
+  // match stage's advisory lock keeps other writers out between the two.
+  await sql`
+    UPDATE core.person_detail p SET dob = c.dob, sex = c.sex, run_id = ${runId}::bigint
+    FROM detail_change c WHERE c.person_id = p.person_id AND (p.dob, p.sex) IS DISTINCT FROM (c.dob, c.sex)`.execute(k);
   await sql`
     INSERT INTO core.person_detail (person_id, dob, sex, run_id)
-    SELECT person_id, dob, sex, ${runId}::bigint FROM detail_change
-    ON CONFLICT (person_id) DO UPDATE SET dob = EXCLUDED.dob, sex = EXCLUDED.sex, run_id = EXCLUDED.run_id
-    WHERE (core.person_detail.dob, core.person_detail.sex) IS DISTINCT FROM (EXCLUDED.dob, EXCLUDED.sex)`.execute(k);
+    SELECT person_id, dob, sex, ${runId}::bigint FROM detail_change c
+    WHERE NOT EXISTS (SELECT 1 FROM core.person_detail p WHERE p.person_id = c.person_id)`.execute(k);
   await sql`DROP TABLE detail_change`.execute(k);
 }
 
