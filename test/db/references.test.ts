@@ -74,16 +74,35 @@ for (const backend of availableBackends()) {
         t.db.transaction((s) => copyRows(s, 'core.person_record (source, record_id, person_id, run_id)', [['attendance', 'BAD2', personId, runId], ['attendance', 'BAD3', personId, runId + 1000]])),
       );
       expect(sqlStateOf(byCopy)).toBe(SqlState.foreignKeyViolation);
-      // The value named is the smallest missing one, whatever order the rows came in.
+      // A few rows are looked up one by one; the value named is a missing one.
       const several = await failure(
         t.db.transaction((s) => copyRows(s, 'core.person_record (source, record_id, person_id, run_id)', [['attendance', 'BAD4', missing + 7, runId], ['attendance', 'BAD5', missing + 3, runId], ['attendance', 'BAD6', personId, runId]])),
       );
       expect(sqlStateOf(several)).toBe(SqlState.foreignKeyViolation);
-      expect(String((several as Error).message)).toContain(`person_id=${missing + 3} is not present`);
+      expect(String((several as Error).message)).toMatch(new RegExp(`person_id=(${missing + 7}|${missing + 3}) is not present`));
+      // Many rows (checked by a hash anti-join): the smallest missing value is named, whatever
+      // order the rows came in, and none of the rows is kept.
+      const many = await failure(
+        t.db.transaction((s) =>
+          copyRows(s, 'core.person_record (source, record_id, person_id, run_id)', (function* () {
+            for (let n = 0; n < 120_000; n++) yield ['attendance', `MANY${n}`, n === 90_000 ? missing + 9 : n === 110_000 ? missing + 5 : personId, runId];
+          })()),
+        ),
+      );
+      expect(sqlStateOf(many)).toBe(SqlState.foreignKeyViolation);
+      expect(String((many as Error).message)).toContain(`person_id=${missing + 5} is not present`);
+      const manyRunIds = await failure(
+        t.db.transaction((s) =>
+          copyRows(s, 'core.person_record (source, record_id, person_id, run_id)', (function* () {
+            for (let n = 0; n < 120_000; n++) yield ['attendance', `RUNS${n}`, personId, n === 119_999 ? runId + 1000 : runId];
+          })()),
+        ),
+      );
+      expect(String((manyRunIds as Error).message)).toContain(`run_id=${runId + 1000} is not present`);
       const byUpdate = await failure(sql`UPDATE core.person_record SET person_id = ${missing} WHERE record_id = 'OK1'`.execute(t.db.kysely));
       expect(sqlStateOf(byUpdate)).toBe(SqlState.foreignKeyViolation);
       const { rows } = await sql<{ record_id: string; person_id: number }>`
-        SELECT record_id, person_id::int AS person_id FROM core.person_record WHERE record_id LIKE 'BAD%' OR record_id = 'OK1'`.execute(t.db.kysely);
+        SELECT record_id, person_id::int AS person_id FROM core.person_record WHERE record_id LIKE 'BAD%' OR record_id LIKE 'MANY%' OR record_id LIKE 'RUNS%' OR record_id = 'OK1'`.execute(t.db.kysely);
       expect(rows).toEqual([{ record_id: 'OK1', person_id: personId }]);
     });
 
