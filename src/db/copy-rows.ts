@@ -46,3 +46,173 @@ export async function reserveIds(k: Kysely<any>, table: 'core.person' | 'core.fa
   const first = Number(rows[0]!.first);
   return Array.from({ length: count }, (_, n) => first + n);
 }
+
+/** PostgreSQL types {@link copyBinaryRows} writes, each as the binary COPY format sends it. */
+export type BinaryColumnType = 'int8' | 'int4' | 'float8' | 'bool' | 'text' | 'date' | 'int2[]' | 'float4[]';
+
+/** A value for {@link copyBinaryRows}: as its column's type says (a date as `YYYY-MM-DD`, an array as numbers), or null. */
+export type BinaryCell = number | string | boolean | readonly number[] | ArrayLike<number> | null;
+
+const INT2_OID = 21;
+const FLOAT4_OID = 700;
+const TWO_32 = 4_294_967_296;
+/** Days from 1970-01-01 to PostgreSQL's epoch, 2000-01-01. */
+const PG_EPOCH_DAY = 10_957;
+const CHUNK_BYTES = 1 << 20;
+
+/**
+ * Writes tuples of the binary COPY format into a growing buffer: numbers go as their bytes,
+ * not as text PostgreSQL must parse again (a run sends millions of ids, weights and levels).
+ */
+class BinaryTuples {
+  #buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+  #at = 0;
+
+  get size(): number {
+    return this.#at;
+  }
+
+  /** The bytes written so far, handed over; the writer starts a fresh buffer. */
+  take(): Buffer {
+    const out = this.#buffer.subarray(0, this.#at);
+    this.#buffer = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, this.#buffer.length));
+    this.#at = 0;
+    return out;
+  }
+
+  #room(bytes: number): void {
+    if (this.#at + bytes <= this.#buffer.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.#buffer.length * 2, this.#at + bytes));
+    this.#buffer.copy(grown, 0, 0, this.#at);
+    this.#buffer = grown;
+  }
+
+  tuple(types: readonly BinaryColumnType[], row: readonly BinaryCell[]): void {
+    this.#room(2);
+    this.#buffer.writeInt16BE(types.length, this.#at);
+    this.#at += 2;
+    for (let f = 0; f < types.length; f++) this.#field(types[f]!, row[f] ?? null);
+  }
+
+  #field(type: BinaryColumnType, value: BinaryCell): void {
+    if (value === null) {
+      this.#room(4);
+      this.#buffer.writeInt32BE(-1, this.#at);
+      this.#at += 4;
+      return;
+    }
+    switch (type) {
+      case 'int8': {
+        const n = value as number;
+        if (!Number.isSafeInteger(n)) throw new TypeError(`not an integer for a bigint column: ${String(value)}`);
+        this.#room(12);
+        this.#buffer.writeInt32BE(8, this.#at);
+        // High and low 32 bits (two's complement for negatives), exact for safe integers.
+        this.#buffer.writeInt32BE(Math.floor(n / TWO_32), this.#at + 4);
+        this.#buffer.writeUInt32BE(n >>> 0, this.#at + 8);
+        this.#at += 12;
+        return;
+      }
+      case 'int4':
+        this.#room(8);
+        this.#buffer.writeInt32BE(4, this.#at);
+        this.#buffer.writeInt32BE(value as number, this.#at + 4);
+        this.#at += 8;
+        return;
+      case 'float8':
+        this.#room(12);
+        this.#buffer.writeInt32BE(8, this.#at);
+        this.#buffer.writeDoubleBE(value as number, this.#at + 4);
+        this.#at += 12;
+        return;
+      case 'bool':
+        this.#room(5);
+        this.#buffer.writeInt32BE(1, this.#at);
+        this.#buffer[this.#at + 4] = value === true || value === 't' ? 1 : 0;
+        this.#at += 5;
+        return;
+      case 'date': {
+        const iso = value as string;
+        const day = Date.parse(`${iso}T00:00:00Z`) / 86_400_000;
+        if (!/^\d{4}-\d{2}-\d{2}$/.test(iso) || !Number.isInteger(day)) throw new TypeError(`not a YYYY-MM-DD date: ${JSON.stringify(iso)}`);
+        this.#room(8);
+        this.#buffer.writeInt32BE(4, this.#at);
+        this.#buffer.writeInt32BE(day - PG_EPOCH_DAY, this.#at + 4);
+        this.#at += 8;
+        return;
+      }
+      case 'text': {
+        const text = value as string;
+        this.#room(4 + text.length * 3);
+        const written = this.#buffer.write(text, this.#at + 4, 'utf8');
+        this.#buffer.writeInt32BE(written, this.#at);
+        this.#at += 4 + written;
+        return;
+      }
+      case 'int2[]':
+      case 'float4[]': {
+        const items = value as ArrayLike<number>;
+        const n = items.length;
+        const bytes = n === 0 ? 12 : 20 + n * 8 - (type === 'int2[]' ? n * 2 : 0);
+        this.#room(4 + bytes);
+        const buf = this.#buffer;
+        let at = this.#at;
+        buf.writeInt32BE(bytes, at);
+        buf.writeInt32BE(n === 0 ? 0 : 1, at + 4); // dimensions
+        buf.writeInt32BE(0, at + 8); // no nulls
+        buf.writeInt32BE(type === 'int2[]' ? INT2_OID : FLOAT4_OID, at + 12);
+        at += 16;
+        if (n > 0) {
+          buf.writeInt32BE(n, at);
+          buf.writeInt32BE(1, at + 4); // lower bound
+          at += 8;
+          for (let i = 0; i < n; i++) {
+            if (type === 'int2[]') {
+              buf.writeInt32BE(2, at);
+              buf.writeInt16BE(items[i]!, at + 4);
+              at += 6;
+            } else {
+              buf.writeInt32BE(4, at);
+              buf.writeFloatBE(items[i]!, at + 4);
+              at += 8;
+            }
+          }
+        }
+        this.#at = at;
+        return;
+      }
+    }
+  }
+}
+
+/**
+ * Bulk-load rows with binary COPY (`COPY target FROM STDIN (FORMAT binary)`), each column
+ * written as `types` says, which must be the target columns' own types (binary COPY does not
+ * convert: an int4 column refuses an int8). Cheaper than {@link copyRows} on both sides for rows
+ * of numbers: nothing is formatted as text and parsed again. Rows may come lazily; nothing is
+ * sent for no rows. Returns how many rows were sent.
+ */
+export async function copyBinaryRows(
+  session: DbSession,
+  target: string,
+  types: readonly BinaryColumnType[],
+  rows: Iterable<readonly BinaryCell[]>,
+): Promise<number> {
+  const iterator = rows[Symbol.iterator]();
+  let next = iterator.next();
+  if (next.done) return 0;
+  let count = 0;
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    const tuples = new BinaryTuples();
+    for (; !next.done; next = iterator.next()) {
+      const row = next.value;
+      if (row.length !== types.length) throw new TypeError(`a row of ${row.length} values for ${types.length} columns of ${target}`);
+      tuples.tuple(types, row);
+      count++;
+      if (tuples.size >= CHUNK_BYTES - 4096) yield tuples.take();
+    }
+    if (tuples.size > 0) yield tuples.take();
+  }
+  await session.copyFrom(`COPY ${target}`, chunks());
+  return count;
+}

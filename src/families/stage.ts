@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { DbSession } from '../db/index.ts';
 import type { RunContext } from '../run/context.ts';
 import { batches } from '../util/batches.ts';
-import { copyRows, reserveIds } from '../db/copy-rows.ts';
+import { copyBinaryRows, reserveIds } from '../db/copy-rows.ts';
 import { copyTextRows } from '../db/copy-out.ts';
 import { currentPersonRecordsSql } from '../link/records.ts';
 import { AddressObservationColumns, HouseholdGrouper, type CareGroupEntry, type Household, type Identity, type RegisterEntry } from './households.ts';
@@ -232,7 +232,7 @@ export async function buildFamilies(session: DbSession, ctx: RunContext, opts: F
     newHouseholds.forEach((h, n) => {
       familyIdOf[h] = ids[n]!;
     });
-    await copyRows(session, 'core.family (family_id, created_run)', newHouseholds.map((h) => [familyIdOf[h]!, ctx.runId]));
+    await copyBinaryRows(session, 'core.family (family_id, created_run)', ['int8', 'int8'], newHouseholds.map((h) => [familyIdOf[h]!, ctx.runId]));
   }
   // Case refs follow the register: cleared first so a case_ref can move without a transient duplicate.
   const attached = households.flatMap((h, i) => (h.caseRef === null ? [] : [{ familyId: familyIdOf[i]!, caseRef: h.caseRef }]));
@@ -267,9 +267,10 @@ export async function buildFamilies(session: DbSession, ctx: RunContext, opts: F
       UPDATE core.family_member SET left_run = ${ctx.runId}, left_on = ${dataDate}::date
       WHERE left_run IS NULL AND person_id = ANY(${batch}::bigint[])`.execute(k);
   });
-  const joining = await copyRows(
+  const joining = await copyBinaryRows(
     session,
     'core.family_member (family_id, person_id, basis, joined_on, joined_run)',
+    ['int8', 'int8', 'text', 'date', 'int8'],
     (function* () {
       for (let i = 0; i < households.length; i++) {
         for (const m of households[i]!.members) {

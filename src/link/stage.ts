@@ -3,7 +3,7 @@ import type { DbSession } from '../db/index.ts';
 import type { RunContext } from '../run/context.ts';
 import { batches } from '../util/batches.ts';
 import { hash53 } from '../util/hash.ts';
-import { copyRows, reserveIds, type CopyCell } from '../db/copy-rows.ts';
+import { copyBinaryRows, reserveIds, type BinaryCell } from '../db/copy-rows.ts';
 import { copyTextRows, detached, interner } from '../db/copy-out.ts';
 import { clusterMembers, pairGuard, type CandidateLink, type ClusterMember } from './clusters.ts';
 import { personDetails, type PersonDetail } from './person-details.ts';
@@ -507,12 +507,13 @@ async function writePersonRecords(
   }
   await sql`CREATE TEMP TABLE record_change (file_id bigint, line int, person_id bigint, linkage_key bigint, fresh boolean) ON COMMIT DROP`.execute(k);
   // Rows are made as COPY consumes them: at 4x there are millions, never held at once.
-  function* changedRecords(): Generator<CopyCell[]> {
+  function* changedRecords(): Generator<BinaryCell[]> {
     for (const [fileId, line, p] of loaded.profileByLine.entries()) {
-      if (changed[p]) yield [fileId, line, personOf(p), loaded.linkageKeys[p]!, loaded.fresh[p] ? 't' : 'f'];
+      if (changed[p]) yield [fileId, line, personOf(p), loaded.linkageKeys[p]!, loaded.fresh[p] === 1];
     }
   }
-  if ((await copyRows(session, 'record_change (file_id, line, person_id, linkage_key, fresh)', changedRecords())) === 0) return;
+  const recordChangeTypes = ['int8', 'int4', 'int8', 'int8', 'bool'] as const;
+  if ((await copyBinaryRows(session, 'record_change (file_id, line, person_id, linkage_key, fresh)', recordChangeTypes, changedRecords())) === 0) return;
   await sql`ANALYZE record_change`.execute(k);
   const written = sql`
     INSERT INTO core.person_record (source, record_id, person_id, linkage_key, run_id)
@@ -535,7 +536,7 @@ async function writePersonRecords(
 export async function writePersonDetails(session: DbSession, details: Iterable<PersonDetail>, runId: number): Promise<void> {
   const k = session.kysely;
   await sql`CREATE TEMP TABLE detail_change (person_id bigint, dob date, sex text) ON COMMIT DROP`.execute(k);
-  await copyRows(session, 'detail_change (person_id, dob, sex)', (function* () {
+  await copyBinaryRows(session, 'detail_change (person_id, dob, sex)', ['int8', 'date', 'text'], (function* () {
     for (const d of details) yield [d.personId, d.dob, d.sex];
   })());
   await sql`ANALYZE detail_change`.execute(k);
@@ -675,7 +676,7 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
     newClusters.forEach((c, n) => {
       personIdOf[c] = ids[n]!;
     });
-    await copyRows(session, 'core.person (person_id, created_run)', newClusters.map((c) => [personIdOf[c]!, ctx.runId]));
+    await copyBinaryRows(session, 'core.person (person_id, created_run)', ['int8', 'int8'], newClusters.map((c) => [personIdOf[c]!, ctx.runId]));
   }
 
   phase('new people');
@@ -698,7 +699,7 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
   const first = (p: number) => splitRecordKey(firstRecord[p]!);
   let reviewQueue = 0;
   // Rows are made as COPY consumes them: at bench scale there are millions, never held at once.
-  function* storedPairs(): Generator<CopyCell[]> {
+  function* storedPairs(): Generator<BinaryCell[]> {
     for (let n = 0; n < weights.length; n++) {
       if (probabilityOf(weights[n]!) < STORE_PAIRS_FROM) continue;
       const a = pairs.left[n]!;
@@ -715,15 +716,18 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
       if (inBand && (outcome === 'review' || outcome === 'linked')) reviewQueue++;
       const [sa, ra] = first(a);
       const [sb, rb] = first(b);
+      // Contributions to 4 decimal places, as stored before they went in binary (a 4-place
+      // decimal and the double nearest it give the same float4 at these magnitudes).
       yield [
         ctx.runId, sa, ra, sb, rb, score.weight, score.probability,
-        `{${Array.from(gamma).join(',')}}`, `{${score.contributions.map((c) => c.toFixed(4)).join(',')}}`, outcome, why ?? keptApart ?? null,
+        gamma, score.contributions.map((c) => Number(c.toFixed(4))), outcome, why ?? keptApart ?? null,
       ];
     }
   }
-  const storedCount = await copyRows(
+  const storedCount = await copyBinaryRows(
     session,
     'core.link_pair (run_id, source_a, record_a, source_b, record_b, weight, probability, levels, contributions, outcome, reason)',
+    ['int8', 'text', 'text', 'text', 'text', 'float8', 'float8', 'int2[]', 'float4[]', 'text', 'text'],
     storedPairs(),
   );
 
