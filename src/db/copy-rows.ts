@@ -37,8 +37,8 @@ export async function copyRows(session: DbSession, target: string, rows: Iterabl
 
 /**
  * Reserve `count` new ids of core.person or core.family in one statement (core.reserve_ids:
- * one nextval and one setval, not one nextval an id), so rows can be bulk-loaded by
- * {@link copyRows} with their ids known beforehand. Returns the ids, ascending.
+ * one nextval and one setval, not one nextval an id), so rows can be bulk-loaded by COPY
+ * ({@link copyBinaryRows}) with their ids known beforehand. Returns the ids, ascending.
  */
 export async function reserveIds(k: Kysely<any>, table: 'core.person' | 'core.family', count: number): Promise<number[]> {
   if (count === 0) return [];
@@ -51,7 +51,7 @@ export async function reserveIds(k: Kysely<any>, table: 'core.person' | 'core.fa
 export type BinaryColumnType = 'int8' | 'int4' | 'float8' | 'bool' | 'text' | 'date' | 'int2[]' | 'float4[]';
 
 /** A value for {@link copyBinaryRows}: as its column's type says (a date as `YYYY-MM-DD`, an array as numbers), or null. */
-export type BinaryCell = number | string | boolean | readonly number[] | ArrayLike<number> | null;
+export type BinaryCell = number | string | boolean | ArrayLike<number> | null;
 
 const INT2_OID = 21;
 const FLOAT4_OID = 700;
@@ -114,6 +114,9 @@ class BinaryTuples {
         return;
       }
       case 'int4':
+        if (!Number.isInteger(value) || (value as number) < -2_147_483_648 || (value as number) > 2_147_483_647) {
+          throw new TypeError(`not an integer for an integer column: ${String(value)}`);
+        }
         this.#room(8);
         this.#buffer.writeInt32BE(4, this.#at);
         this.#buffer.writeInt32BE(value as number, this.#at + 4);
@@ -142,7 +145,8 @@ class BinaryTuples {
         return;
       }
       case 'text': {
-        const text = value as string;
+        if (typeof value !== 'string') throw new TypeError(`not a string for a text column: ${String(value)}`);
+        const text = value;
         this.#room(4 + text.length * 3);
         const written = this.#buffer.write(text, this.#at + 4, 'utf8');
         this.#buffer.writeInt32BE(written, this.#at);
