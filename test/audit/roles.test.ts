@@ -7,7 +7,7 @@ import { extractFromArgs, ingestExtracts } from '../../src/ingest/index.ts';
 import { sqlStateOf } from '../../src/db/index.ts';
 import { withRun } from '../../src/run/context.ts';
 import { cli, ROOT } from '../cli/helpers.ts';
-import { mainBackend, serverAdminUrl, testDatabase, type TestDatabase } from '../support/db.ts';
+import { createEmptyServerDatabase, mainBackend, serverAdminUrl, testDatabase, type TestDatabase } from '../support/db.ts';
 import { person, tempDir, writeExtract } from '../support/files.ts';
 
 /**
@@ -150,6 +150,27 @@ describe.skipIf(!onServer)('tfclaims db roles on the server', () => {
     const again = await cli(['--db', t.dbArg, '--log-dir', logDir, '--quiet', 'db', 'roles']);
     expect(again.code, again.stderr).toBe(0);
     expect(await as('auditor', 'SELECT count(*)::int AS n FROM raw.attendance')).toEqual(denied);
+  });
+
+  it('a database migrated after the roles exist lets the pipeline reserve ids without running db roles again (migration 0011)', async () => {
+    const empty = await createEmptyServerDatabase();
+    try {
+      const migrated = await cli(['--db', empty.url, '--log-dir', logDir, '--quiet', 'db', 'migrate']);
+      expect(migrated.code, migrated.stderr).toBe(0);
+      const client = new pg.Client({ connectionString: empty.url });
+      await client.connect();
+      try {
+        const { rows } = await client.query(`
+          SELECT has_function_privilege('tfclaims_pipeline', 'core.reserve_ids(regclass, integer)', 'EXECUTE') AS pipeline,
+                 has_function_privilege('tfclaims_auditor', 'core.reserve_ids(regclass, integer)', 'EXECUTE') AS auditor,
+                 has_function_privilege('tfclaims_finance', 'core.reserve_ids(regclass, integer)', 'EXECUTE') AS finance`);
+        expect(rows[0]).toEqual({ pipeline: true, auditor: false, finance: false });
+      } finally {
+        await client.end();
+      }
+    } finally {
+      await empty.drop();
+    }
   });
 
   it('the pipeline login runs tfclaims itself: it migrates nothing it may not create, ingests and matches', async () => {

@@ -1,17 +1,17 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyBinaryRows, copyRows, type BinaryCell, type BinaryColumnType, type CopyCell } from '../../src/db/copy-rows.ts';
+import { copyBinaryRows, type BinaryCell, type BinaryColumnType } from '../../src/db/copy-rows.ts';
 import { availableBackends, testDatabase, type TestDatabase } from '../support/db.ts';
 
 /**
- * copyBinaryRows writes what copyRows (text COPY) writes: the same rows read back the same,
- * column type by column type, edge values included.
+ * copyBinaryRows writes what PostgreSQL makes of the same values given as text: the same rows
+ * read back the same, column type by column type, edge values included.
  */
 const TYPES: BinaryColumnType[] = ['int8', 'int4', 'float8', 'bool', 'text', 'date', 'int2[]', 'float4[]'];
 const COLUMNS = '(a, b, c, d, e, f, g, h)';
 const TABLE = '(a bigint, b integer, c double precision, d boolean, e text, f date, g smallint[], h real[])';
 
-const ROWS: { binary: BinaryCell[]; text: CopyCell[] }[] = [
+const ROWS: { binary: BinaryCell[]; text: (string | number | null)[] }[] = [
   { binary: [1, 2, 0.5, true, 'plain', '2026-10-31', [0, 1, 2], [7.5129, -10.0183]], text: [1, 2, 0.5, 't', 'plain', '2026-10-31', '{0,1,2}', '{7.5129,-10.0183}'] },
   {
     binary: [2 ** 53 - 1, -2_147_483_648, 28.058615346886473, false, 'tab\there, new\nline, back\\slash, Zoë 👪', '0001-01-01', [-1, 32_767], [0.9999999964230313, 1e-7]],
@@ -30,7 +30,7 @@ for (const backend of availableBackends()) {
     });
     afterAll(async () => t?.drop());
 
-    it('loads every column type as text COPY loads it, many chunks long', async () => {
+    it('loads every column type as PostgreSQL reads the same values as text, many chunks long', async () => {
       await t.db.transaction(async (s) => {
         const read = async (table: string) =>
           (await sql<Record<string, unknown>>`SELECT a::text, b::text, c::text, d::text, e, f::text, g::text, h::text FROM ${sql.raw(table)} ORDER BY n`.execute(s.kysely)).rows;
@@ -38,19 +38,18 @@ for (const backend of availableBackends()) {
         await sql`CREATE TEMP TABLE by_text ${sql.raw(TABLE)} ON COMMIT DROP`.execute(s.kysely);
         // Enough rows for several chunks (1 MB each).
         const times = 1000;
-        const binaryCount = await copyBinaryRows(s, `by_binary ${COLUMNS}`, TYPES, (function* () {
+        const count = await copyBinaryRows(s, `by_binary ${COLUMNS}`, TYPES, (function* () {
           for (let i = 0; i < times; i++) for (const r of ROWS) yield r.binary;
         })());
-        const textCount = await copyRows(s, `by_text ${COLUMNS}`, (function* () {
-          for (let i = 0; i < times; i++) for (const r of ROWS) yield r.text;
-        })());
-        expect(binaryCount).toBe(ROWS.length * times);
-        expect(textCount).toBe(binaryCount);
+        expect(count).toBe(ROWS.length * times);
+        for (const { text: [a, b, c, d, e, f, g, h] } of ROWS) {
+          await sql`INSERT INTO by_text ${sql.raw(COLUMNS)} VALUES (${a}::bigint, ${b}::integer, ${c}::double precision, ${d}::boolean, ${e}, ${f}::date, ${g}::smallint[], ${h}::real[])`.execute(s.kysely);
+        }
         await sql`ALTER TABLE by_binary ADD COLUMN n serial`.execute(s.kysely);
         await sql`ALTER TABLE by_text ADD COLUMN n serial`.execute(s.kysely);
         const [binary, text] = [await read('by_binary'), await read('by_text')];
         expect(binary).toHaveLength(ROWS.length * times);
-        expect(binary).toEqual(text);
+        expect(binary).toEqual(Array.from({ length: times }, () => text).flat());
         expect(binary.slice(0, 2)).toMatchObject([
           { a: '1', d: 'true', f: '2026-10-31', g: '{0,1,2}', h: '{7.5129,-10.0183}' },
           { a: String(2 ** 53 - 1), b: '-2147483648', f: '0001-01-01', g: '{-1,32767}' },

@@ -1,7 +1,9 @@
 import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyRows, reserveIds } from '../../src/db/copy-rows.ts';
+import { copyBinaryRows, reserveIds } from '../../src/db/copy-rows.ts';
+
+const PERSON_RECORD = ['text', 'text', 'int8', 'int8'] as const;
 import { sqlStateOf, SqlState } from '../../src/db/index.ts';
 import { availableBackends, mainBackend, testDatabase, type TestDatabase } from '../support/db.ts';
 import { testRun } from '../support/run.ts';
@@ -60,7 +62,7 @@ for (const backend of availableBackends()) {
 
     it('accepts rows that point at existing runs and people, by INSERT and by COPY', async () => {
       await sql`INSERT INTO core.person_record (source, record_id, person_id, run_id) VALUES ('attendance', 'OK1', ${personId}, ${runId})`.execute(t.db.kysely);
-      await t.db.transaction((s) => copyRows(s, 'core.person_record (source, record_id, person_id, run_id)', [['attendance', 'OK2', personId, runId]]));
+      await t.db.transaction((s) => copyBinaryRows(s, 'core.person_record (source, record_id, person_id, run_id)', PERSON_RECORD, [['attendance', 'OK2', personId, runId]]));
       const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM core.person_record WHERE record_id IN ('OK1', 'OK2')`.execute(t.db.kysely);
       expect(rows[0]!.n).toBe(2);
     });
@@ -71,12 +73,12 @@ for (const backend of availableBackends()) {
       expect(sqlStateOf(byInsert)).toBe(SqlState.foreignKeyViolation);
       expect(String((byInsert as Error).message)).toMatch(/person_id=\d+ is not present in table "core.person"/);
       const byCopy = await failure(
-        t.db.transaction((s) => copyRows(s, 'core.person_record (source, record_id, person_id, run_id)', [['attendance', 'BAD2', personId, runId], ['attendance', 'BAD3', personId, runId + 1000]])),
+        t.db.transaction((s) => copyBinaryRows(s, 'core.person_record (source, record_id, person_id, run_id)', PERSON_RECORD, [['attendance', 'BAD2', personId, runId], ['attendance', 'BAD3', personId, runId + 1000]])),
       );
       expect(sqlStateOf(byCopy)).toBe(SqlState.foreignKeyViolation);
       // A few rows are looked up one by one; the value named is a missing one.
       const several = await failure(
-        t.db.transaction((s) => copyRows(s, 'core.person_record (source, record_id, person_id, run_id)', [['attendance', 'BAD4', missing + 7, runId], ['attendance', 'BAD5', missing + 3, runId], ['attendance', 'BAD6', personId, runId]])),
+        t.db.transaction((s) => copyBinaryRows(s, 'core.person_record (source, record_id, person_id, run_id)', PERSON_RECORD, [['attendance', 'BAD4', missing + 7, runId], ['attendance', 'BAD5', missing + 3, runId], ['attendance', 'BAD6', personId, runId]])),
       );
       expect(sqlStateOf(several)).toBe(SqlState.foreignKeyViolation);
       expect(String((several as Error).message)).toMatch(new RegExp(`person_id=(${missing + 7}|${missing + 3}) is not present`));
@@ -84,7 +86,7 @@ for (const backend of availableBackends()) {
       // order the rows came in, and none of the rows is kept.
       const many = await failure(
         t.db.transaction((s) =>
-          copyRows(s, 'core.person_record (source, record_id, person_id, run_id)', (function* () {
+          copyBinaryRows(s, 'core.person_record (source, record_id, person_id, run_id)', PERSON_RECORD, (function* () {
             for (let n = 0; n < 120_000; n++) yield ['attendance', `MANY${n}`, n === 90_000 ? missing + 9 : n === 110_000 ? missing + 5 : personId, runId];
           })()),
         ),
@@ -93,7 +95,7 @@ for (const backend of availableBackends()) {
       expect(String((many as Error).message)).toContain(`person_id=${missing + 5} is not present`);
       const manyRunIds = await failure(
         t.db.transaction((s) =>
-          copyRows(s, 'core.person_record (source, record_id, person_id, run_id)', (function* () {
+          copyBinaryRows(s, 'core.person_record (source, record_id, person_id, run_id)', PERSON_RECORD, (function* () {
             for (let n = 0; n < 120_000; n++) yield ['attendance', `RUNS${n}`, personId, n === 119_999 ? runId + 1000 : runId];
           })()),
         ),
