@@ -61,7 +61,7 @@ class BinaryTuples {
     let day = this.#pgDays.get(iso);
     if (day === undefined) {
       const unixDay = Date.parse(`${iso}T00:00:00Z`) / 86_400_000;
-      if (!/^\d{4}-\d{2}-\d{2}$/.test(iso) || !Number.isInteger(unixDay)) throw new TypeError(`not a YYYY-MM-DD date: ${JSON.stringify(iso)}`);
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(iso) || !Number.isInteger(unixDay)) throw new TypeError('not a YYYY-MM-DD date for a date column (the value is not quoted: dates here are dates of birth)');
       if (this.#pgDays.size >= 100_000) this.#pgDays.clear();
       this.#pgDays.set(iso, (day = unixDay - PG_EPOCH_DAY));
     }

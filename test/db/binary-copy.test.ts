@@ -64,7 +64,9 @@ for (const backend of availableBackends()) {
       });
       await expect(t.db.transaction((s) => copyBinaryRows(s, 'nowhere (a)', ['int8'], [[1, 2]]))).rejects.toThrow(/a row of 2 values for 1 columns/);
       await expect(t.db.transaction((s) => copyBinaryRows(s, 'nowhere (a)', ['int8'], [[1.5]]))).rejects.toThrow(/not an integer/);
-      await expect(t.db.transaction((s) => copyBinaryRows(s, 'nowhere (a)', ['date'], [['31/10/2026']]))).rejects.toThrow(/not a YYYY-MM-DD date/);
+      const badDate = await t.db.transaction((s) => copyBinaryRows(s, 'nowhere (a)', ['date'], [['14/11/2012']])).then(() => undefined, (e: unknown) => e);
+      expect(String((badDate as Error).message)).toMatch(/not a YYYY-MM-DD date/);
+      expect(String((badDate as Error).message)).not.toContain('14/11/2012');
       await expect(t.db.transaction((s) => copyBinaryRows(s, 'nowhere (a)', ['int4'], [[2 ** 31]]))).rejects.toThrow(/not an integer for an integer column/);
       await expect(t.db.transaction((s) => copyBinaryRows(s, 'nowhere (a)', ['text'], [[7]]))).rejects.toThrow(/not a string for a text column/);
     });
