@@ -101,6 +101,9 @@ export function grantStatements(role: RoleKey): string[] {
         `GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA raw, core, audit TO ${name}`,
         // New person and family ids in blocks: the function moves their sequences forward only.
         `GRANT EXECUTE ON FUNCTION core.reserve_ids(regclass, integer) TO ${name}`,
+        // A first load builds four tables' indexes after their rows: the functions drop and
+        // create again those tables' own indexes, in one transaction, and nothing else.
+        `GRANT EXECUTE ON FUNCTION core.drop_indexes_for_load(regclass), core.restore_indexes(regclass) TO ${name}`,
         // Tables later migrations create (as the owner running this) get the same grants.
         `ALTER DEFAULT PRIVILEGES IN SCHEMA raw, core GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${name}`,
         `ALTER DEFAULT PRIVILEGES IN SCHEMA audit GRANT SELECT, INSERT ON TABLES TO ${name}`,

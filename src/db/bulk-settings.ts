@@ -27,8 +27,10 @@ export function bulkWorkMem(env: NodeJS.ProcessEnv = process.env): string {
  * hashes may use {@link bulkWorkMem}, and no statement is JIT-compiled. The planner's costs for
  * statements over a run's temporary tables reach the JIT thresholds, and compiling took up to
  * 0.9 s a statement for nothing back: the 1x rules stage took 23.0 and 24.0 s with JIT, 22.1 and
- * 22.6 s without. Call inside a transaction.
+ * 22.6 s without. Indexes built after a first load (loadWithIndexesAfter) sort with the same
+ * memory (`maintenance_work_mem`). Call inside a transaction.
  */
 export async function useBulkSettings(session: DbSession, env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  await session.exec(`SET LOCAL work_mem = '${bulkWorkMem(env)}'; SET LOCAL jit = off`);
+  const memory = bulkWorkMem(env);
+  await session.exec(`SET LOCAL work_mem = '${memory}'; SET LOCAL maintenance_work_mem = '${memory}'; SET LOCAL jit = off`);
 }

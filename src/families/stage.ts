@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { DbSession } from '../db/index.ts';
 import type { RunContext } from '../run/context.ts';
 import { batches } from '../util/batches.ts';
-import { copyBinaryRows, reserveIds } from '../db/copy-rows.ts';
+import { copyBinaryRows, loadWithIndexesAfter, reserveIds } from '../db/copy-rows.ts';
 import { copyTextRows } from '../db/copy-out.ts';
 import { currentPersonRecordsSql } from '../link/records.ts';
 import { AddressObservationColumns, HouseholdGrouper, type CareGroupEntry, type Household, type Identity, type RegisterEntry } from './households.ts';
@@ -267,17 +267,19 @@ export async function buildFamilies(session: DbSession, ctx: RunContext, opts: F
       UPDATE core.family_member SET left_run = ${ctx.runId}, left_on = ${dataDate}::date
       WHERE left_run IS NULL AND person_id = ANY(${batch}::bigint[])`.execute(k);
   });
-  const joining = await copyBinaryRows(
-    session,
-    'core.family_member (family_id, person_id, basis, joined_on, joined_run)',
-    ['int8', 'int8', 'text', 'date', 'int8'],
-    (function* () {
-      for (let i = 0; i < households.length; i++) {
-        for (const m of households[i]!.members) {
-          if (previousFamilyOf.get(m.personId) !== familyIdOf[i]) yield [familyIdOf[i]!, m.personId, m.basis, m.joinedOn, ctx.runId];
+  const joining = await loadWithIndexesAfter(k, 'core.family_member', () =>
+    copyBinaryRows(
+      session,
+      'core.family_member (family_id, person_id, basis, joined_on, joined_run)',
+      ['int8', 'int8', 'text', 'date', 'int8'],
+      (function* () {
+        for (let i = 0; i < households.length; i++) {
+          for (const m of households[i]!.members) {
+            if (previousFamilyOf.get(m.personId) !== familyIdOf[i]) yield [familyIdOf[i]!, m.personId, m.basis, m.joinedOn, ctx.runId];
+          }
         }
-      }
-    })(),
+      })(),
+    ),
   );
   await batches(changes, 10_000, async (batch) => {
     await sql`

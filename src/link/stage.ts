@@ -3,7 +3,7 @@ import type { DbSession } from '../db/index.ts';
 import type { RunContext } from '../run/context.ts';
 import { batches } from '../util/batches.ts';
 import { hash53 } from '../util/hash.ts';
-import { copyBinaryRows, reserveIds, type BinaryCell } from '../db/copy-rows.ts';
+import { copyBinaryRows, loadWithIndexesAfter, reserveIds, type BinaryCell } from '../db/copy-rows.ts';
 import { copyTextRows, detached, interner } from '../db/copy-out.ts';
 import { clusterMembers, pairGuard, type CandidateLink, type ClusterMember } from './clusters.ts';
 import { personDetails, type PersonDetail } from './person-details.ts';
@@ -520,7 +520,8 @@ async function writePersonRecords(
     SELECT r.source, r.record_id, c.person_id, c.linkage_key, ${opts.runId}::bigint
     FROM (${sql.raw(CURRENT_RECORD_PLACES)}) r JOIN record_change c ON c.file_id = r.file_id AND c.line = r.line`;
   if (!opts.linkedBefore) {
-    await written.execute(k);
+    // The first run: every record is new, and the table's indexes are built after them.
+    await loadWithIndexesAfter(k, 'core.person_record', () => written.execute(k));
     return;
   }
   // Unchanged records of a changed profile keep their row (and the run that wrote it).
@@ -540,16 +541,18 @@ export async function writePersonDetails(session: DbSession, details: Iterable<P
     for (const d of details) yield [d.personId, d.dob, d.sex];
   })());
   await sql`ANALYZE detail_change`.execute(k);
-  // An update of the changed and an insert of the new, not INSERT ... ON CONFLICT: that inserts
-  // each row speculatively (1.55 s for the 600k people of a fresh 1x run, 0.81 s this way). The
-  // match stage's advisory lock keeps other writers out between the two.
-  await sql`
-    UPDATE core.person_detail p SET dob = c.dob, sex = c.sex, run_id = ${runId}::bigint
-    FROM detail_change c WHERE c.person_id = p.person_id AND (p.dob, p.sex) IS DISTINCT FROM (c.dob, c.sex)`.execute(k);
-  await sql`
-    INSERT INTO core.person_detail (person_id, dob, sex, run_id)
-    SELECT person_id, dob, sex, ${runId}::bigint FROM detail_change c
-    WHERE NOT EXISTS (SELECT 1 FROM core.person_detail p WHERE p.person_id = c.person_id)`.execute(k);
+  await loadWithIndexesAfter(k, 'core.person_detail', async () => {
+    // An update of the changed and an insert of the new, not INSERT ... ON CONFLICT: that inserts
+    // each row speculatively (1.55 s for the 600k people of a fresh 1x run, 0.81 s this way). The
+    // match stage's advisory lock keeps other writers out between the two.
+    await sql`
+      UPDATE core.person_detail p SET dob = c.dob, sex = c.sex, run_id = ${runId}::bigint
+      FROM detail_change c WHERE c.person_id = p.person_id AND (p.dob, p.sex) IS DISTINCT FROM (c.dob, c.sex)`.execute(k);
+    await sql`
+      INSERT INTO core.person_detail (person_id, dob, sex, run_id)
+      SELECT person_id, dob, sex, ${runId}::bigint FROM detail_change c
+      WHERE NOT EXISTS (SELECT 1 FROM core.person_detail p WHERE p.person_id = c.person_id)`.execute(k);
+  });
   await sql`DROP TABLE detail_change`.execute(k);
 }
 
@@ -724,11 +727,13 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
       ];
     }
   }
-  const storedCount = await copyBinaryRows(
-    session,
-    'core.link_pair (run_id, source_a, record_a, source_b, record_b, weight, probability, levels, contributions, outcome, reason)',
-    ['int8', 'text', 'text', 'text', 'text', 'float8', 'float8', 'int2[]', 'float4[]', 'text', 'text'],
-    storedPairs(),
+  const storedCount = await loadWithIndexesAfter(k, 'core.link_pair', () =>
+    copyBinaryRows(
+      session,
+      'core.link_pair (run_id, source_a, record_a, source_b, record_b, weight, probability, levels, contributions, outcome, reason)',
+      ['int8', 'text', 'text', 'text', 'text', 'float8', 'float8', 'int2[]', 'float4[]', 'text', 'text'],
+      storedPairs(),
+    ),
   );
 
   // Incremental: the stored pairs of unchanged records, as the previous match run scored them

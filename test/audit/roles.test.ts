@@ -120,6 +120,7 @@ describe.skipIf(!onServer)('tfclaims db roles on the server', () => {
     expect(await as('finance', 'SELECT * FROM audit.family_timeline LIMIT 1')).toEqual(denied);
     expect(await as('finance', 'SELECT * FROM audit.reject_line LIMIT 1')).toEqual(denied);
     expect(await as('finance', `SELECT core.reserve_ids('core.person'::regclass, 1)`)).toEqual(denied);
+    expect(await as('finance', `SELECT core.drop_indexes_for_load('core.link_pair'::regclass)`)).toEqual(denied);
   });
 
   it('the pipeline reads and writes raw and core, appends to audit, and cannot change the audit trail', async () => {
@@ -133,6 +134,10 @@ describe.skipIf(!onServer)('tfclaims db roles on the server', () => {
     expect(await as('pipeline', `SELECT core.reserve_ids('core.person'::regclass, 100)::int AS first`)).toMatchObject({ rows: [{ first: expect.any(Number) }] });
     expect(await as('pipeline', `SELECT setval(pg_get_serial_sequence('core.person', 'person_id'), 1)`)).toEqual(denied);
     expect(await as('pipeline', `SELECT core.reserve_ids('audit.run'::regclass, 100)`)).toEqual(denied);
+    // A first load's indexes after its rows, through the functions; not by dropping an index itself.
+    expect(await as('pipeline', `SELECT core.drop_indexes_for_load('core.link_pair'::regclass) + core.restore_indexes('core.link_pair'::regclass) AS n`)).toMatchObject({ rows: [{ n: expect.any(Number) }] });
+    expect(await as('pipeline', 'DROP INDEX core.person_record_person_idx')).toEqual(denied);
+    expect(await as('pipeline', `SELECT core.drop_indexes_for_load('core.family'::regclass)`)).toEqual(denied);
     expect(await as('pipeline', 'UPDATE audit.run SET operator = operator')).toEqual(denied);
     expect(await as('pipeline', 'DELETE FROM audit.reject')).toEqual(denied);
     expect(await as('pipeline', 'TRUNCATE raw.attendance')).toEqual(denied);
@@ -152,7 +157,7 @@ describe.skipIf(!onServer)('tfclaims db roles on the server', () => {
     expect(await as('auditor', 'SELECT count(*)::int AS n FROM raw.attendance')).toEqual(denied);
   });
 
-  it('a database migrated after the roles exist lets the pipeline reserve ids without running db roles again (migration 0011)', async () => {
+  it('a database migrated after the roles exist lets the pipeline reserve ids and load first runs without running db roles again (migrations 0011, 0012)', async () => {
     const empty = await createEmptyServerDatabase();
     try {
       const migrated = await cli(['--db', empty.url, '--log-dir', logDir, '--quiet', 'db', 'migrate']);
@@ -163,8 +168,12 @@ describe.skipIf(!onServer)('tfclaims db roles on the server', () => {
         const { rows } = await client.query(`
           SELECT has_function_privilege('tfclaims_pipeline', 'core.reserve_ids(regclass, integer)', 'EXECUTE') AS pipeline,
                  has_function_privilege('tfclaims_auditor', 'core.reserve_ids(regclass, integer)', 'EXECUTE') AS auditor,
-                 has_function_privilege('tfclaims_finance', 'core.reserve_ids(regclass, integer)', 'EXECUTE') AS finance`);
-        expect(rows[0]).toEqual({ pipeline: true, auditor: false, finance: false });
+                 has_function_privilege('tfclaims_finance', 'core.reserve_ids(regclass, integer)', 'EXECUTE') AS finance,
+                 has_function_privilege('tfclaims_pipeline', 'core.drop_indexes_for_load(regclass)', 'EXECUTE')
+                   AND has_function_privilege('tfclaims_pipeline', 'core.restore_indexes(regclass)', 'EXECUTE') AS pipeline_loads,
+                 has_function_privilege('tfclaims_auditor', 'core.drop_indexes_for_load(regclass)', 'EXECUTE')
+                   OR has_function_privilege('tfclaims_finance', 'core.drop_indexes_for_load(regclass)', 'EXECUTE') AS others_load`);
+        expect(rows[0]).toEqual({ pipeline: true, auditor: false, finance: false, pipeline_loads: true, others_load: false });
       } finally {
         await client.end();
       }
