@@ -114,6 +114,7 @@ export function openPostgres(url: string, opts: { applicationName?: string } = {
   return {
     kind: 'postgres',
     description: redactUrl(url),
+    connectionString: url,
     kysely,
     session,
     transaction(fn) {

@@ -39,6 +39,11 @@ export interface Database {
   readonly kind: DatabaseKind;
   /** Where the database is, safe to print and log (no password). */
   readonly description: string;
+  /**
+   * A server's connection string, for a worker thread's own connection (it may hold a password:
+   * never print or log it). Undefined for the embedded database, which has one connection.
+   */
+  readonly connectionString?: string;
   /** Typed queries from a pool (server) or the single embedded connection. */
   readonly kysely: Kysely<Schema>;
   /** Run `fn` on one connection inside BEGIN ... COMMIT; any throw rolls back. */

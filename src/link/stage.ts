@@ -4,14 +4,16 @@ import type { RunContext } from '../run/context.ts';
 import { batches } from '../util/batches.ts';
 import { hash53 } from '../util/hash.ts';
 import { copyBinaryRows, loadWithIndexesAfter, reserveIds, type BinaryCell } from '../db/copy-rows.ts';
-import { copyTextRows, detached, interner } from '../db/copy-out.ts';
 import { clusterMembers, pairGuard, type CandidateLink, type ClusterMember } from './clusters.ts';
 import { personDetails, type PersonDetail } from './person-details.ts';
 import { candidatePairs, gammaAt, gammaTable, probabilityOf, scoreCandidates, scorePair, scoreWeights, type LinkModel, type LinkRecord } from './model.ts';
 import { parseStoredModel } from './breakdown.ts';
 import { forgetColumns } from './columns.ts';
 import { JobError } from '../errors.ts';
-import { currentPersonRecordsSql, normaliseDob, normaliseName, normalisePostcode, toLinkRecord, type Normalisers, type PersonColumns } from './records.ts';
+import { currentPersonRecordsSql } from './records.ts';
+import { loadProfiles, recordKey, type LoadedProfiles, type LoadedRecord, type Profile } from './profiles.ts';
+
+export { loadProfiles, profilesOf } from './profiles.ts';
 import { assignStableIds } from './stable-ids.ts';
 import { COUNCIL_BLOCKING, COUNCIL_COMPARISONS, COUNCIL_SESSIONS, COUNCIL_TRAINING } from './council.ts';
 
@@ -80,11 +82,6 @@ export interface MatchSummary {
 /** Pairs below this probability are counted but not stored (explain-match recomputes any pair). */
 const STORE_PAIRS_FROM = 0.01;
 
-interface LoadedRecord extends PersonColumns {
-  source: string;
-  record_id: string;
-  person_ref: string | null;
-}
 
 /** The person records of every current extract, in a fixed order (whole: for small lookups and tests). */
 export async function loadCurrentPersonRecords(session: DbSession): Promise<LoadedRecord[]> {
@@ -93,284 +90,11 @@ export async function loadCurrentPersonRecords(session: DbSession): Promise<Load
   return rows;
 }
 
-const recordKey = (source: string, recordId: string) => `${source}|${recordId}`;
 
 /** `[source, record_id]` of a record key made by recordKey (a source name holds no `|`). */
 function splitRecordKey(key: string): [string, string] {
   const cut = key.indexOf('|');
   return [key.slice(0, cut), key.slice(cut + 1)];
-}
-
-interface Profile extends LinkRecord {
-  source: string;
-  personRef: string;
-  /** YYYYMMDD, '' when missing (as every LinkRecord from toLinkRecord has). */
-  dob: string;
-  /** As written, upper case ('' when blank). */
-  sex: string;
-}
-
-/** Profiles of person records: each profile's fields, first record and number of records. */
-export interface Profiles {
-  profiles: Profile[];
-  /** Per profile, its first record key (`source|record_id`, least in code-unit order): it names the profile in stored pairs. */
-  firstRecord: string[];
-  /** Per profile, how many records it groups. */
-  recordsIn: number[];
-  recordCount: number;
-  /** Per profile, a 53-bit hash of its linkage fields (stored as person_record.linkage_key). */
-  linkageKeys: number[];
-}
-
-/**
- * The profiles of the current records, with what earlier match runs made of their records. No
- * record id is held: a record is known by the file and line it was loaded from (see {@link ProfileByLine}).
- */
-export interface LoadedProfiles extends Profiles {
-  /** Per profile, 1 when one of its records is new or was linked with other fields last time. */
-  fresh: Uint8Array;
-  freshCount: number;
-  /** Per profile, the earlier person ids of its records and how many records had each. */
-  heldBy(profile: number): Iterable<[personId: number, records: number]>;
-  /** Each current record's profile, by file and line. */
-  profileByLine: ProfileByLine;
-  /** The profile of each record asked for by key (`source|record_id`); -1 when not current. */
-  profileOfRecord: Map<string, number>;
-}
-
-/**
- * Each record's profile by the file and line it was loaded from (file ids and line numbers are
- * unique among the current files): four bytes a record, where its record id would cost some
- * sixty, and a way back to it in SQL (`raw.* USING (file_id, line)`).
- */
-export class ProfileByLine {
-  readonly #files = new Map<number, Int32Array>();
-
-  /** Record that line `line` of file `fileId` is in profile `profile` (at least 0). */
-  set(fileId: number, line: number, profile: number): void {
-    let lines = this.#files.get(fileId);
-    if (!lines || line >= lines.length) {
-      const grown = new Int32Array(Math.max(1024, line + 1, (lines?.length ?? 0) * 2)).fill(-1);
-      if (lines) grown.set(lines);
-      this.#files.set(fileId, (lines = grown));
-    }
-    lines[line] = profile;
-  }
-
-  /** Replace every profile number by `change(profile)`. */
-  mapProfiles(change: (profile: number) => number): void {
-    for (const lines of this.#files.values()) for (let line = 0; line < lines.length; line++) if (lines[line]! >= 0) lines[line] = change(lines[line]!);
-  }
-
-  /** Every record's file, line and profile, file by file in line order. */
-  *entries(): Generator<[fileId: number, line: number, profile: number]> {
-    for (const [fileId, lines] of this.#files) for (let line = 0; line < lines.length; line++) if (lines[line]! >= 0) yield [fileId, line, lines[line]!];
-  }
-}
-
-/** `normalise`, remembering each value's result (the cap only guards a pathological extract). */
-function remembered(normalise: (value: string) => string): (value: string | null | undefined) => string {
-  const seen = new Map<string, string>();
-  return (value) => {
-    const raw = value ?? '';
-    let normal = seen.get(raw);
-    if (normal === undefined) {
-      if (seen.size > 1_000_000) seen.clear();
-      seen.set(raw, (normal = normalise(raw)));
-    }
-    return normal;
-  };
-}
-
-/** What an earlier match run made of a record: its person and the linkage key of its fields then. */
-interface Earlier {
-  personId: number;
-  linkageKey: number | null;
-}
-
-/**
- * Groups records identical in every linkage field (and source and person id) into profiles, as
- * they arrive, keeping per profile only its first record, its count and its records' earlier
- * people. Names, dates of birth and postcodes are normalised once per distinct spelling.
- */
-class ProfileBuilder {
-  readonly profiles: Profile[] = [];
-  readonly firstRecord: string[] = [];
-  readonly recordsIn: number[] = [];
-  readonly linkageKeys: number[] = [];
-  readonly fresh: number[] = [];
-  /** Per profile, the earlier person id of its first record seen with one (NaN: none yet), and how many records had it. */
-  readonly heldId: number[] = [];
-  readonly heldRecords: number[] = [];
-  /** Other earlier ids of a profile's records (rare: a profile is one person in every run). */
-  readonly moreHeld = new Map<number, Map<number, number>>();
-  readonly profileByLine = new ProfileByLine();
-  recordCount = 0;
-  private index = new Map<string, number>();
-  // Each distinct spelling normalised once: a council has a few thousand names, tens of thousands
-  // of postcodes and birth dates, and a million records.
-  private readonly normalise: Normalisers = { name: remembered(normaliseName), dob: remembered(normaliseDob), postcode: remembered(normalisePostcode) };
-  private readonly shared = interner();
-
-  /** Records to find the profile of (keys `source|record_id`), filled in as they come. */
-  readonly profileOfRecord: Map<string, number>;
-
-  constructor(profileOfRecord = new Map<string, number>()) {
-    this.profileOfRecord = profileOfRecord;
-  }
-
-  /** The profile of a record's fields (a new one when no earlier record had them). */
-  private profileOf(r: LoadedRecord): number {
-    const link = toLinkRecord(r, this.normalise);
-    const personRef = (r.person_ref ?? '').trim();
-    const key = [r.source, personRef, link.forename, link.surname, link.dob, link.sex, link.postcode, link.uprn, link.houseNumber].join('\u0001');
-    let at = this.index.get(key);
-    if (at === undefined) {
-      at = this.profiles.length;
-      this.index.set(key, at);
-      // Every property in one literal, so the object holds them itself (a spread put three in an
-      // array of their own); values shared by many profiles are one string each.
-      const { forename = '', surname = '', dob = '', sex = '', postcode = '', uprn = '', houseNumber = '' } = link;
-      const shared = this.shared;
-      this.profiles.push({
-        forename, surname, dob, sex: shared(sex), postcode, uprn: shared(uprn), houseNumber: shared(houseNumber), source: shared(r.source), personRef: detached(personRef),
-      });
-      this.firstRecord.push(detached(recordKey(r.source, r.record_id)));
-      this.recordsIn.push(0);
-      this.linkageKeys.push(hash53(key));
-      this.fresh.push(0);
-      this.heldId.push(Number.NaN);
-      this.heldRecords.push(0);
-    }
-    return at;
-  }
-
-  /** The last row added and its profile: a pupil's rows term after term arrive one after another. */
-  private last: LoadedRecord | undefined;
-  private lastAt = -1;
-
-  private sameAsLast(r: LoadedRecord): boolean {
-    const l = this.last;
-    return (
-      l !== undefined && l.source === r.source && l.person_ref === r.person_ref && l.forename === r.forename && l.surname === r.surname &&
-      l.dob === r.dob && l.sex === r.sex && l.address === r.address && l.postcode === r.postcode && l.uprn === r.uprn
-    );
-  }
-
-  /**
-   * Add one record to its profile. `place`: the file and line it was loaded from, when known.
-   * `earlier`: what the last match run made of it, when it was linked before.
-   */
-  add(r: LoadedRecord, place?: { fileId: number; line: number }, earlier?: Earlier): void {
-    this.recordCount++;
-    const at = this.sameAsLast(r) ? this.lastAt : this.profileOf(r);
-    this.last = r;
-    this.lastAt = at;
-    if (place) this.profileByLine.set(place.fileId, place.line, at);
-    this.recordsIn[at]!++;
-    const key = recordKey(r.source, r.record_id);
-    if (key < this.firstRecord[at]!) this.firstRecord[at] = detached(key);
-    if (this.profileOfRecord.size > 0 && this.profileOfRecord.has(key)) this.profileOfRecord.set(key, at);
-    if (earlier === undefined || earlier.linkageKey !== this.linkageKeys[at]) this.fresh[at] = 1;
-    if (earlier === undefined) return;
-    const held = this.heldId[at]!;
-    if (Number.isNaN(held) || held === earlier.personId) {
-      this.heldId[at] = earlier.personId;
-      this.heldRecords[at]!++;
-    } else {
-      let more = this.moreHeld.get(at);
-      if (!more) this.moreHeld.set(at, (more = new Map()));
-      more.set(earlier.personId, (more.get(earlier.personId) ?? 0) + 1);
-    }
-  }
-
-  /**
-   * Everything, in a fixed order: profiles by their first record key, so the same records always
-   * give the same profiles in the same order, whatever order they came in.
-   */
-  inFixedOrder(): LoadedProfiles {
-    this.index = new Map(); // only needed while records come in
-    const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-    const order = this.profiles.map((_, i) => i).sort((a, b) => byCodeUnits(this.firstRecord[a]!, this.firstRecord[b]!));
-    const newIndex = new Int32Array(order.length);
-    order.forEach((old, i) => {
-      newIndex[old] = i;
-    });
-    this.profileByLine.mapProfiles((p) => newIndex[p]!);
-    for (const [key, p] of this.profileOfRecord) if (p >= 0) this.profileOfRecord.set(key, newIndex[p]!);
-    const fresh = Uint8Array.from(order, (i) => this.fresh[i]!);
-    return {
-      profiles: order.map((i) => this.profiles[i]!),
-      firstRecord: order.map((i) => this.firstRecord[i]!),
-      recordsIn: order.map((i) => this.recordsIn[i]!),
-      linkageKeys: order.map((i) => this.linkageKeys[i]!),
-      recordCount: this.recordCount,
-      fresh,
-      freshCount: fresh.reduce((n, f) => n + f, 0),
-      heldBy: heldLookup(
-        Float64Array.from(order, (i) => this.heldId[i]!),
-        Int32Array.from(order, (i) => this.heldRecords[i]!),
-        new Map([...this.moreHeld].map(([p, more]) => [newIndex[p]!, more])),
-      ),
-      profileByLine: this.profileByLine,
-      profileOfRecord: this.profileOfRecord,
-    };
-  }
-}
-
-/**
- * `LoadedProfiles.heldBy` over per-profile arrays. Made outside the builder: a closure made in
- * one of its methods would share that method's context, and with it the builder and all it holds.
- */
-function heldLookup(heldId: Float64Array, heldRecords: Int32Array, moreHeld: Map<number, Map<number, number>>): LoadedProfiles['heldBy'] {
-  return function* heldBy(p) {
-    if (heldRecords[p]! > 0) yield [heldId[p]!, heldRecords[p]!];
-    const more = moreHeld.get(p);
-    if (more) yield* more;
-  };
-}
-
-/** Group records identical in every linkage field (and source and person id) into profiles, in a fixed order. */
-export function profilesOf(records: readonly LoadedRecord[]): Profiles {
-  const builder = new ProfileBuilder();
-  for (const r of records) builder.add(r);
-  const { profiles, firstRecord, recordsIn, recordCount, linkageKeys } = builder.inFixedOrder();
-  return { profiles, firstRecord, recordsIn, recordCount, linkageKeys };
-}
-
-/**
- * The profiles of every current person record, read as COPY output with each record's person and
- * linkage key in the last match run, so the process never holds the loaded rows, nor a list of
- * record ids: only profiles, and each record's profile by file and line (4 bytes). Rows come in
- * storage order (sorting 1.9M rows on nine text columns in the database cost more than all the
- * rest); profiles are then put in a fixed order (by first record). `records`: record keys
- * (`source|record_id`) whose profile is wanted (see `profileOfRecord`).
- */
-export async function loadProfiles(session: DbSession, records: Iterable<string> = []): Promise<LoadedProfiles> {
-  const builder = new ProfileBuilder(new Map([...records].map((key) => [key, -1])));
-  const query = `
-    SELECT r.source, r.record_id, r.file_id, r.line, r.person_ref, r.forename, r.surname, r.dob, r.sex, r.address, r.postcode, r.uprn, pr.person_id, pr.linkage_key
-    FROM (${currentPersonRecordsSql("record_id, file_id, line, person_ref, forename, surname, to_char(dob, 'YYYY-MM-DD') AS dob, sex, address, postcode, uprn")}) r
-    LEFT JOIN core.person_record pr ON pr.source = r.source AND pr.record_id = r.record_id`;
-  for await (const rows of copyTextRows(session.copyTo(query))) {
-    for (const [source, recordId, fileId, line, personRef, forename, surname, dob, sex, address, postcode, uprn, personId, linkageKey] of rows) {
-      const record: LoadedRecord = {
-        source: source!,
-        record_id: recordId!,
-        person_ref: personRef ?? null,
-        forename: forename ?? null,
-        surname: surname ?? null,
-        dob: dob ?? null,
-        sex: sex ?? null,
-        address: address ?? null,
-        postcode: postcode ?? null,
-        uprn: uprn ?? null,
-      };
-      const earlier = personId === null || personId === undefined ? undefined : { personId: Number(personId), linkageKey: linkageKey === null || linkageKey === undefined ? null : Number(linkageKey) };
-      builder.add(record, { fileId: Number(fileId), line: Number(line) }, earlier);
-    }
-  }
-  return builder.inFixedOrder();
 }
 
 /** Scored pairs of profiles: the council model (undefined when too few pairs to train), the pairs, their levels and total weights. */
@@ -571,9 +295,11 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
     SELECT DISTINCT ON (source_a, record_a, source_b, record_b) source_a, record_a, source_b, record_b, decision
     FROM core.review_decision ORDER BY source_a, record_a, source_b, record_b, decision_id DESC`.execute(k);
   // Records are grouped as they come: only profiles are kept, and the profiles of decided records.
+  // On a server, half the records are read on a worker thread with a connection of its own.
   const loaded = await loadProfiles(
     session,
     decisions.rows.flatMap((d) => [recordKey(d.source_a, d.record_a), recordKey(d.source_b, d.record_b)]),
+    ctx.db.connectionString === undefined ? {} : { connection: ctx.db.connectionString },
   );
   const { profiles, firstRecord, recordCount, linkageKeys, fresh, freshCount: freshProfiles, profileOfRecord } = loaded;
   log.info({ records: recordCount, profiles: profiles.length }, 'records loaded');

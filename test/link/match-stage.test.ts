@@ -122,6 +122,29 @@ for (const backend of availableBackends()) {
       expect(pair.rows[0]!.probability).toBeGreaterThanOrEqual(0.5);
     });
 
+    it.skipIf(backend !== 'server')('reads half the records on a worker thread with its own connection and gets exactly the same profiles', async () => {
+      // After the match above: records have earlier people and linkage keys to carry.
+      const someRecords = (await people()).keys();
+      const wanted = [...someRecords].filter((_, n) => n % 7 === 0).concat(['attendance|NO-SUCH-RECORD']);
+      const alone = await t.db.transaction((s) => loadProfiles(s, wanted));
+      const halves = await t.db.transaction((s) => loadProfiles(s, wanted, { connection: t.db.connectionString! }));
+      expect(halves.recordCount).toBe(alone.recordCount);
+      expect(halves.profiles).toEqual(alone.profiles);
+      expect(halves.firstRecord).toEqual(alone.firstRecord);
+      expect(halves.recordsIn).toEqual(alone.recordsIn);
+      expect(halves.linkageKeys).toEqual(alone.linkageKeys);
+      expect(halves.fresh).toEqual(alone.fresh);
+      expect([...halves.profileByLine.entries()].sort()).toEqual([...alone.profileByLine.entries()].sort());
+      expect([...halves.profileOfRecord].sort()).toEqual([...alone.profileOfRecord].sort());
+      expect(alone.profiles.map((_, p) => [...alone.heldBy(p)])).toEqual(halves.profiles.map((_, p) => [...halves.heldBy(p)]));
+      // Both halves did hold records, and every record was read once.
+      expect(alone.profiles.some((p) => p.dob === '')).toBe(false);
+      const byDay = (p: { dob: string }) => (Date.parse(`${p.dob.slice(0, 4)}-${p.dob.slice(4, 6)}-${p.dob.slice(6)}`) / 86_400_000) % 2 !== 0;
+      expect(alone.profiles.some(byDay) && alone.profiles.some((p) => !byDay(p))).toBe(true);
+      expect(halves.freshCount).toBe(0);
+      expect(halves.profileOfRecord.get('attendance|NO-SUCH-RECORD')).toBe(-1);
+    });
+
     it('gives the same people the same ids on a second run, and obeys a reviewer who splits a pair', async () => {
       const before = await people();
       const firstRun = (await sql<{ run_id: number; stored: number }>`
