@@ -220,9 +220,10 @@ async function writePersonRecords(
   session: DbSession,
   loaded: LoadedProfiles,
   personOf: (profile: number) => number,
-  opts: { runId: number; linkedBefore: boolean },
+  opts: { runId: number; linkedBefore: boolean; phase?: (name: string) => void },
 ): Promise<void> {
   const k = session.kysely;
+  const phase = opts.phase ?? (() => {});
   // A profile is written when fresh (a new record, or other fields), or when its records' person changed.
   const changed = new Uint8Array(loaded.profiles.length);
   for (let p = 0; p < changed.length; p++) {
@@ -239,13 +240,18 @@ async function writePersonRecords(
   const recordChangeTypes = ['int8', 'int4', 'int8', 'int8', 'bool'] as const;
   if ((await copyBinaryRows(session, 'record_change (file_id, line, person_id, linkage_key, fresh)', recordChangeTypes, changedRecords())) === 0) return;
   await sql`ANALYZE record_change`.execute(k);
+  phase('person records: changes sent');
   const written = sql`
     INSERT INTO core.person_record (source, record_id, person_id, linkage_key, run_id)
     SELECT r.source, r.record_id, c.person_id, c.linkage_key, ${opts.runId}::bigint
     FROM (${sql.raw(CURRENT_RECORD_PLACES)}) r JOIN record_change c ON c.file_id = r.file_id AND c.line = r.line`;
   if (!opts.linkedBefore) {
     // The first run: every record is new, and the table's indexes are built after them.
-    await loadWithIndexesAfter(k, 'core.person_record', () => written.execute(k));
+    await loadWithIndexesAfter(k, 'core.person_record', async () => {
+      await written.execute(k);
+      phase('person records: inserted');
+    });
+    phase('person records: indexes built');
     return;
   }
   // Unchanged records of a changed profile keep their row (and the run that wrote it).
@@ -410,7 +416,7 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
 
   phase('new people');
   const personOf = (p: number) => personIdOf[clusterOfProfile[p]!]!;
-  await writePersonRecords(session, loaded, personOf, { runId: ctx.runId, linkedBefore });
+  await writePersonRecords(session, loaded, personOf, { runId: ctx.runId, linkedBefore, phase });
   phase('person records');
   await writePersonDetails(session, personDetails(profiles, loaded.recordsIn, personOf), ctx.runId);
   phase('person details');

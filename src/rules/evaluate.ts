@@ -68,11 +68,11 @@ export async function evaluateFamilies(session: DbSession, ctx: RunContext, opts
     return result;
   };
 
-  await exec(sql`SELECT pg_advisory_xact_lock(${RULES_LOCK})`);
+  await exec(sql`SELECT pg_advisory_xact_lock(${RULES_LOCK})`, 'lock');
   ctx.progress.say(`rules: evaluating as of ${asOf} under ${plan.id} v${plan.version}`);
 
   // Re-evaluating in the same run with the same date and plan replaces the earlier evaluation.
-  await exec(sql`DELETE FROM core.rules_evaluation WHERE run_id = ${ctx.runId} AND as_of = ${T} AND plan_sha256 = ${sha256}`);
+  await exec(sql`DELETE FROM core.rules_evaluation WHERE run_id = ${ctx.runId} AND as_of = ${T} AND plan_sha256 = ${sha256}`, 'replace earlier evaluation');
   const ev = await sql<{ evaluation_id: number }>`
     INSERT INTO core.rules_evaluation (run_id, as_of, plan_id, plan_version, plan_sha256, plan)
     VALUES (${ctx.runId}, ${T}, ${plan.id}, ${plan.version}, ${sha256}, ${JSON.stringify(plan)}::jsonb)
@@ -159,7 +159,11 @@ export async function evaluateFamilies(session: DbSession, ctx: RunContext, opts
     sql`CREATE INDEX ON r_episode (person_id)`,
     sql`ANALYZE r_family, r_member, r_offending, r_attendance, r_spell, r_episode, r_attestation`,
   ];
-  for (const q of stage) await exec(q);
+  // Each staging statement is logged by what it does and to which table, so the slowest are named.
+  for (const q of stage) {
+    const made = /^\s*(CREATE TEMP TABLE|CREATE INDEX ON|ANALYZE|DROP TABLE)\s+(?:IF EXISTS\s+)?(r_\w+)/.exec(q.compile(k).sql);
+    await exec(q, made ? `staging: ${made[1]!.toLowerCase()} ${made[2]}` : 'staging');
+  }
   task.tick(1);
 
   // --- identification at D, then problems at entry (data and keyworker) ---------------------
@@ -191,7 +195,7 @@ export async function evaluateFamilies(session: DbSession, ctx: RunContext, opts
            jsonb_build_object('as_of_on_or_after', (f.attached_on + ${sql.lit(plan.progress_due_months)} * interval '1 month')::date),
            CASE WHEN ${T} >= (f.attached_on + ${sql.lit(plan.progress_due_months)} * interval '1 month')::date THEN 'pass' ELSE 'fail' END,
            f.register_records, NULL, ${T}
-    FROM r_family f WHERE f.attached`);
+    FROM r_family f WHERE f.attached`, 'progress due');
   if (plan.continuous_employment.enabled) await exec(continuousEmploymentSql(plan, asOf), 'continuous_employment');
   await exec(sql`CREATE INDEX ON r_evidence (family_id, phase, rule_index)`, 'index');
   await exec(sql`ANALYZE r_evidence, r_entry`, 'analyze');
@@ -220,7 +224,7 @@ export async function evaluateFamilies(session: DbSession, ctx: RunContext, opts
     FROM r_entry pe JOIN r_family f ON f.family_id = pe.family_id AND f.attached
     JOIN cfg ON cfg.problem = pe.problem
     LEFT JOIN d ON d.family_id = pe.family_id AND d.problem = pe.problem
-    LEFT JOIN r_evidence eq ON eq.family_id = pe.family_id AND eq.problem = pe.problem AND eq.phase = 'progress' AND eq.rule_index = -2`);
+    LEFT JOIN r_evidence eq ON eq.family_id = pe.family_id AND eq.problem = pe.problem AND eq.phase = 'progress' AND eq.rule_index = -2`, 'problem results');
 
   const payment = paymentFor(plan, dayOf(asOf));
   const fy = financialYearOf(dayOf(asOf));
@@ -236,12 +240,12 @@ export async function evaluateFamilies(session: DbSession, ctx: RunContext, opts
   await exec(sql`
     INSERT INTO core.problem_at_entry (evaluation_id, family_id, case_ref, problem, identified_on, from_data, from_keyworker, run_id)
     SELECT ${evaluationId}, e.family_id, f.case_ref, e.problem, f.attached_on, e.from_data, e.from_keyworker, ${ctx.runId}
-    FROM r_entry e JOIN r_family f ON f.family_id = e.family_id AND f.attached`);
+    FROM r_entry e JOIN r_family f ON f.family_id = e.family_id AND f.attached`, 'persist problems at entry');
   await exec(sql`
     INSERT INTO core.eligible_unattached (evaluation_id, family_id, as_of, problems, run_id)
     SELECT ${evaluationId}, e.family_id, ${T}, array_agg(e.problem ORDER BY array_position(${codesArr}, e.problem)), ${ctx.runId}
     FROM r_entry e JOIN r_family f ON f.family_id = e.family_id AND NOT f.attached
-    GROUP BY e.family_id HAVING count(*) >= ${plan.min_problems}`);
+    GROUP BY e.family_id HAVING count(*) >= ${plan.min_problems}`, 'persist eligible unattached');
   await exec(sql`
     INSERT INTO core.problem_result (evaluation_id, family_id, problem, required, data_result, result, decided_by, attested_by, run_id)
     SELECT ${evaluationId}, family_id, problem, required, data_result,
@@ -249,7 +253,7 @@ export async function evaluateFamilies(session: DbSession, ctx: RunContext, opts
            CASE WHEN data_result <> 'pass' AND eq_result = 'pass' THEN 'attestation' ELSE 'data' END,
            CASE WHEN data_result <> 'pass' AND eq_result = 'pass' THEN eq_by END,
            ${ctx.runId}
-    FROM r_problem`);
+    FROM r_problem`, 'persist problem results');
   await exec(sql`
     INSERT INTO core.family_verdict (evaluation_id, family_id, case_ref, attached_on, as_of, problems_at_entry, eligible, progress_due, ssp_met, ce_met,
                                      claimable_by_rules, route, financial_year, payment_gbp, plan_id, plan_sha256, run_id)
@@ -275,8 +279,8 @@ export async function evaluateFamilies(session: DbSession, ctx: RunContext, opts
            eligible AND (ssp OR ce),
            CASE WHEN NOT (eligible AND (ssp OR ce)) THEN NULL WHEN ce THEN 'continuous_employment' ELSE 'significant_sustained_progress' END,
            ${fy}, ${payment ? payment.resultsPaymentGbp : null}::numeric, ${plan.id}, ${sha256}, ${ctx.runId}
-    FROM v`);
-  await exec(tierHistorySql(evaluationId, ctx.runId, asOf, plan.ages.adult_from));
+    FROM v`, 'persist family verdicts');
+  await exec(tierHistorySql(evaluationId, ctx.runId, asOf, plan.ages.adult_from), 'persist tier history');
   task.tick(1);
   task.done();
 
@@ -352,7 +356,7 @@ export async function evaluateFamilies(session: DbSession, ctx: RunContext, opts
     evidenceSha256: hash.rows[0]!.h,
   };
   await exec(sql`UPDATE core.rules_evaluation SET summary = ${JSON.stringify(summary)}::jsonb, evidence_sha256 = ${summary.evidenceSha256}
-                 WHERE evaluation_id = ${evaluationId}`);
-  log.info({ ...summary, slowestSteps: steps.sort((a, b) => b.ms - a.ms).slice(0, 5) }, 'families evaluated');
+                 WHERE evaluation_id = ${evaluationId}`, 'summary');
+  log.info({ ...summary, slowestSteps: steps.sort((a, b) => b.ms - a.ms).slice(0, 8) }, 'families evaluated');
   return summary;
 }

@@ -77,6 +77,27 @@ describe(`per-run log files from the command line on ${mainBackend()}`, () => {
     expect(lines[1]).toMatchObject({ level: 40, rowsRead: 2, rowsRejected: 1, reason: expect.stringMatching(/1 of 2 rows rejected \(50\.0%\), over the 5\.0% allowed/) });
     expect(lines[3]).toMatchObject({ exitCode: 3 });
   });
+
+  it('times a whole run by named phases and steps (where a slow month went), none left as bare SQL', async () => {
+    const logDir = path.join(tmp.dir, 'logs-timed');
+    const samples = path.resolve(import.meta.dirname, '../../samples/extracts');
+    const args = ['--db', d.dbArg, '--log-dir', logDir, '--quiet', 'run', '--extracts', samples, '--as-of', '2026-10-31', '--window', 'TIMED', '--out', path.join(tmp.dir, 'out-timed')];
+    const result = await cli(args);
+    expect(result.code, result.stderr).toBe(0);
+    const [log] = await logFiles(logDir);
+    const lines = parseLogLines(log!.text);
+    const linked = lines.find((l) => l.msg === 'people linked') as { phaseMs: Record<string, number> } | undefined;
+    // A first match: the person records go in before their indexes are built.
+    expect(Object.keys(linked!.phaseMs)).toEqual(
+      expect.arrayContaining(['scoring', 'clusters', 'person records: changes sent', 'person records: inserted', 'person records: indexes built', 'evidence']),
+    );
+    const evaluated = lines.find((l) => l.msg === 'families evaluated') as { slowestSteps: { step: string; ms: number }[] } | undefined;
+    expect(evaluated!.slowestSteps).toHaveLength(8);
+    for (const { step, ms } of evaluated!.slowestSteps) {
+      expect(step).toMatch(/^(staging: (create temp table|create index on|analyze|drop table) r_\w+|identification |progress |equivalent_progress |persist |problem|continuous_employment|index|analyze|lock|replace|summary)/);
+      expect(ms).toBeGreaterThanOrEqual(0);
+    }
+  });
 });
 
 describe('migration log lines', () => {
