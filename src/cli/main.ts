@@ -139,6 +139,7 @@ or too many rows are rejected; the database is then left as it was.`,
     .option('--threshold <p>', 'match probability at or above which a scored pair is a link', fraction, 0.5)
     .option('--out <dir>', 'write families.csv (family_id,case_ref,person_id,source,record_id) into this folder')
     .option('--full', 'relink every record and retrain the model, instead of only the records new or changed since the last match run')
+    .option('--as-of <date>', 'the month\'s reference date (YYYY-MM-DD), as run --as-of: a family membership that ends in this run ends on the extracts\' data date, never after this date (default: the data date)')
     .addHelpText(
       'after',
       `
@@ -161,9 +162,18 @@ core.family_member, merges and splits in core.family_change.
 
 People and families are one transaction: a failure changes nothing.`,
     )
-    .action(async (o: { threshold: number; out?: string; full?: boolean }) => {
+    .action(async (o: { threshold: number; out?: string; full?: boolean; asOf?: string }) => {
       const { runMatch } = await import('../link/command.ts');
-      report(await runMatch({ ...flags(), threshold: o.threshold, ...(o.out === undefined ? {} : { out: o.out }), ...(o.full ? { full: true } : {}) }), flags());
+      report(
+        await runMatch({
+          ...flags(),
+          threshold: o.threshold,
+          ...(o.out === undefined ? {} : { out: o.out }),
+          ...(o.full ? { full: true } : {}),
+          ...(o.asOf === undefined ? {} : { asOf: o.asOf }),
+        }),
+        flags(),
+      );
     });
 
   // Clerical review and explain-match (issue 3): src/link/review.ts and src/link/explain.ts.

@@ -67,6 +67,11 @@ export interface MatchCommandOptions extends CommonOptions {
   full?: boolean;
   /** Folder to write families.csv into. */
   out?: string;
+  /**
+   * The month's reference date (`YYYY-MM-DD`), as `run --as-of` gives it: a family membership
+   * that ends in this run ends on the extracts' data date, but never after this date.
+   */
+  asOf?: string;
 }
 
 /** What the match step of a run did: people, then families (counts only). */
@@ -114,8 +119,11 @@ export function describeMatch(s: MatchAndGroupSummary): string[] {
 
 /** `tfclaims match`: people and families, as one run (one transaction); families.csv with --out. */
 export async function runMatch(opts: MatchCommandOptions): Promise<CommandReport> {
-  const outcome = await withRun('match', { threshold: opts.threshold ?? null, out: opts.out ?? null, full: opts.full ?? false }, opts, async (ctx) => {
-    const summary = await matchAndGroup(ctx, opts);
+  const { parseAsOf } = await import('../run/pipeline.ts');
+  const asOf = opts.asOf === undefined ? undefined : parseAsOf(opts.asOf);
+  const args = { threshold: opts.threshold ?? null, out: opts.out ?? null, full: opts.full ?? false, asOf: asOf ?? null };
+  const outcome = await withRun('match', args, opts, async (ctx) => {
+    const summary = await matchAndGroup(ctx, { ...opts, ...(asOf === undefined ? {} : { asOf }) });
     let familiesCsv: { file: string; rows: number } | undefined;
     if (opts.out !== undefined) {
       await mkdir(opts.out, { recursive: true });
