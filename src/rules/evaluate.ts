@@ -81,9 +81,10 @@ export async function evaluateFamilies(session: DbSession, ctx: RunContext, opts
 
   // --- staging: the current extracts joined to people and families, as known on T ----------
   const task = ctx.progress.start('rules', { total: 4, unit: 'steps' });
-  const stage = [
-    sql`DROP TABLE IF EXISTS r_family, r_member, r_offending, r_attendance, r_spell, r_episode, r_attestation, r_evidence, r_entry, r_problem`,
-    sql`CREATE TEMP TABLE r_family ON COMMIT DROP AS
+  // Each staging statement with the name it is timed under in the log.
+  const stage: [string, RawBuilder<unknown>][] = [
+    ['drop leftovers', sql`DROP TABLE IF EXISTS r_family, r_member, r_offending, r_attendance, r_spell, r_episode, r_attestation, r_evidence, r_entry, r_problem`],
+    ['r_family', sql`CREATE TEMP TABLE r_family ON COMMIT DROP AS
       WITH reg AS (
         SELECT a.case_ref, min(a.attached_on) AS attached_on, array_agg(DISTINCT 'attachments:' || a.record_id) AS recs
         FROM raw.attachments a JOIN audit.current_file c ON c.file_id = a.file_id GROUP BY a.case_ref
@@ -97,21 +98,21 @@ export async function evaluateFamilies(session: DbSession, ctx: RunContext, opts
              coalesce(reg.attached_on, ${T}) AS d
       FROM core.family f LEFT JOIN reg ON reg.case_ref = f.case_ref LEFT JOIN kw ON kw.case_ref = f.case_ref
       WHERE EXISTS (SELECT 1 FROM core.family_member m WHERE m.family_id = f.family_id AND m.left_run IS NULL)
-        AND NOT coalesce(reg.attached_on > ${T}, false)`,
-    sql`CREATE TEMP TABLE r_member ON COMMIT DROP AS
+        AND NOT coalesce(reg.attached_on > ${T}, false)`],
+    ['r_member', sql`CREATE TEMP TABLE r_member ON COMMIT DROP AS
       SELECT m.family_id, m.person_id, d.dob
       FROM core.family_member m JOIN r_family f ON f.family_id = m.family_id LEFT JOIN core.person_detail d ON d.person_id = m.person_id
-      WHERE m.left_run IS NULL`,
-    sql`CREATE TEMP TABLE r_offending ON COMMIT DROP AS
+      WHERE m.left_run IS NULL`],
+    ['r_offending', sql`CREATE TEMP TABLE r_offending ON COMMIT DROP AS
       SELECT pr.person_id, 'offending:' || o.record_id AS rec, o.event_date, o.event_type
       FROM raw.offending o JOIN audit.current_file c ON c.file_id = o.file_id
       JOIN core.person_record pr ON pr.source = 'offending' AND pr.record_id = o.record_id
-      WHERE o.event_date <= ${T}`,
+      WHERE o.event_date <= ${T}`],
     // A pupil's term is nearly always one record (16,859 of 1.27M terms at 1x have more).
     // array_agg(... ORDER BY) sorts inside every group (PostgreSQL 15), so the records are
     // gathered unordered and only arrays of two or more are sorted afterwards: 4.0 -> 3.4 s at 1x,
     // the same arrays.
-    sql`CREATE TEMP TABLE r_attendance ON COMMIT DROP AS
+    ['r_attendance', sql`CREATE TEMP TABLE r_attendance ON COMMIT DROP AS
       SELECT person_id, term_start, term_end, possible, authorised, unauthorised, fixed, permanent, ap,
              CASE WHEN cardinality(ids) = 1 THEN ARRAY['attendance:' || ids[1]]
                   ELSE ARRAY(SELECT 'attendance:' || id FROM unnest(ids) AS id ORDER BY id) END AS recs
@@ -124,8 +125,8 @@ export async function evaluateFamilies(session: DbSession, ctx: RunContext, opts
         FROM raw.attendance a JOIN audit.current_file c ON c.file_id = a.file_id
         JOIN core.person_record pr ON pr.source = 'attendance' AND pr.record_id = a.record_id
         WHERE a.term_end <= ${T}
-        GROUP BY pr.person_id, a.term_start, a.term_end) terms`,
-    sql`CREATE TEMP TABLE r_spell ON COMMIT DROP AS
+        GROUP BY pr.person_id, a.term_start, a.term_end) terms`],
+    ['r_spell', sql`CREATE TEMP TABLE r_spell ON COMMIT DROP AS
       SELECT pr.person_id, 'employment:' || e.record_id AS rec, lower(e.spell_type) AS spell_type, upper(e.benefit_type) AS benefit_type,
              lower(e.uc_conditionality) AS uc_conditionality, e.start_date, e.end_date,
              (lower(e.spell_type) = 'benefit' AND upper(e.benefit_type) = ANY(${`{${plan.out_of_work_benefits.benefit_types.map((b) => b.toUpperCase()).join(',')}}`}::text[])
@@ -133,37 +134,33 @@ export async function evaluateFamilies(session: DbSession, ctx: RunContext, opts
                         AND lower(coalesce(e.uc_conditionality, '')) = ANY(${`{${plan.out_of_work_benefits.uc_not_out_of_work_when.map((b) => b.toLowerCase()).join(',')}}`}::text[]))) AS oow
       FROM raw.employment e JOIN audit.current_file c ON c.file_id = e.file_id
       JOIN core.person_record pr ON pr.source = 'employment' AND pr.record_id = e.record_id
-      WHERE e.start_date <= ${T}`,
-    sql`CREATE TEMP TABLE r_episode ON COMMIT DROP AS
+      WHERE e.start_date <= ${T}`],
+    ['r_episode', sql`CREATE TEMP TABLE r_episode ON COMMIT DROP AS
       SELECT pr.person_id, 'social_care:' || s.record_id AS rec, lower(s.episode_type) AS episode_type, s.start_date, s.end_date,
              lower(s.role) AS role, coalesce(d.dob, s.dob) AS dob
       FROM raw.social_care s JOIN audit.current_file c ON c.file_id = s.file_id
       JOIN core.person_record pr ON pr.source = 'social_care' AND pr.record_id = s.record_id
       LEFT JOIN core.person_detail d ON d.person_id = pr.person_id
-      WHERE s.start_date <= ${T}`,
-    sql`CREATE TEMP TABLE r_attestation ON COMMIT DROP AS
+      WHERE s.start_date <= ${T}`],
+    ['r_attestation', sql`CREATE TEMP TABLE r_attestation ON COMMIT DROP AS
       SELECT f.family_id, 'evidence:' || e.record_id AS rec, lower(btrim(e.problem)) AS problem, lower(btrim(e.outcome)) AS outcome,
              e.evidence_date, e.attested_by
-      FROM raw.evidence e JOIN audit.current_file c ON c.file_id = e.file_id JOIN r_family f ON f.case_ref = e.case_ref AND f.attached`,
-    sql`CREATE TEMP TABLE r_evidence (
+      FROM raw.evidence e JOIN audit.current_file c ON c.file_id = e.file_id JOIN r_family f ON f.case_ref = e.case_ref AND f.attached`],
+    ['r_evidence', sql`CREATE TEMP TABLE r_evidence (
         family_id bigint NOT NULL, phase text NOT NULL, problem text NOT NULL, rule_index integer NOT NULL, rule text NOT NULL,
         parameters jsonb NOT NULL, measured jsonb NOT NULL, threshold jsonb NOT NULL, result text NOT NULL,
-        source_records text[] NOT NULL, attested_by text, tested_on date NOT NULL) ON COMMIT DROP`,
-    sql`CREATE TEMP TABLE r_entry (family_id bigint NOT NULL, problem text NOT NULL, from_data boolean NOT NULL, from_keyworker boolean NOT NULL,
-        PRIMARY KEY (family_id, problem)) ON COMMIT DROP`,
-    sql`CREATE INDEX ON r_member (person_id)`,
-    sql`CREATE INDEX ON r_member (family_id)`,
-    sql`CREATE INDEX ON r_offending (person_id)`,
-    sql`CREATE INDEX ON r_attendance (person_id)`,
-    sql`CREATE INDEX ON r_spell (person_id)`,
-    sql`CREATE INDEX ON r_episode (person_id)`,
-    sql`ANALYZE r_family, r_member, r_offending, r_attendance, r_spell, r_episode, r_attestation`,
+        source_records text[] NOT NULL, attested_by text, tested_on date NOT NULL) ON COMMIT DROP`],
+    ['r_entry', sql`CREATE TEMP TABLE r_entry (family_id bigint NOT NULL, problem text NOT NULL, from_data boolean NOT NULL, from_keyworker boolean NOT NULL,
+        PRIMARY KEY (family_id, problem)) ON COMMIT DROP`],
+    ['r_member index (person)', sql`CREATE INDEX ON r_member (person_id)`],
+    ['r_member index (family)', sql`CREATE INDEX ON r_member (family_id)`],
+    ['r_offending index', sql`CREATE INDEX ON r_offending (person_id)`],
+    ['r_attendance index', sql`CREATE INDEX ON r_attendance (person_id)`],
+    ['r_spell index', sql`CREATE INDEX ON r_spell (person_id)`],
+    ['r_episode index', sql`CREATE INDEX ON r_episode (person_id)`],
+    ['analyze', sql`ANALYZE r_family, r_member, r_offending, r_attendance, r_spell, r_episode, r_attestation`],
   ];
-  // Each staging statement is logged by what it does and to which table, so the slowest are named.
-  for (const q of stage) {
-    const made = /^\s*(CREATE TEMP TABLE|CREATE INDEX ON|ANALYZE|DROP TABLE)\s+(?:IF EXISTS\s+)?(r_\w+)/.exec(q.compile(k).sql);
-    await exec(q, made ? `staging: ${made[1]!.toLowerCase()} ${made[2]}` : 'staging');
-  }
+  for (const [name, q] of stage) await exec(q, `staging ${name}`);
   task.tick(1);
 
   // --- identification at D, then problems at entry (data and keyworker) ---------------------
