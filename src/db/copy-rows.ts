@@ -34,7 +34,10 @@ export async function loadWithIndexesAfter<T>(k: Kysely<any>, table: IndexAfterL
 /** PostgreSQL types {@link copyBinaryRows} writes, each as the binary COPY format sends it. */
 export type BinaryColumnType = 'int8' | 'int4' | 'float8' | 'bool' | 'text' | 'date' | 'int2[]' | 'float4[]';
 
-/** A value for {@link copyBinaryRows}: as its column's type says (a date as `YYYY-MM-DD`, an array as numbers), or null. */
+/**
+ * A value for {@link copyBinaryRows}: as its column's type says (a date as `YYYY-MM-DD`, an array
+ * as numbers, text as a string or as its UTF-8 bytes), or null.
+ */
 export type BinaryCell = number | string | boolean | ArrayLike<number> | null;
 
 const INT2_OID = 21;
@@ -135,6 +138,11 @@ class BinaryTuples {
         this.#buffer.writeInt32BE(this.#pgDay(value as string), this.#fixed(4));
         return;
       case 'text': {
+        if (value instanceof Uint8Array) {
+          // Already UTF-8 (a record id as the profiles keep it): the bytes go as they are.
+          this.#buffer.set(value, this.#fixed(value.length));
+          return;
+        }
         if (typeof value !== 'string') throw new TypeError(`not a string for a text column: ${String(value)}`);
         const text = value;
         this.#room(4 + text.length * 3);

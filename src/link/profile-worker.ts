@@ -20,7 +20,7 @@ try {
   await addProfileRows(builder, client.query(copyToStream(`COPY (${profileRowsSql(1)}) TO STDOUT`)));
   await client.query('COMMIT');
   const state = builder.state();
-  const buffers = [state.recordsIn, state.linkageKeys, state.fresh, state.heldId, state.heldRecords, ...state.files.map(([, lines]) => lines)].map((a) => a.buffer as ArrayBuffer);
+  const buffers = [state.recordsIn, state.linkageKeys, state.fresh, state.heldId, state.heldRecords, ...state.files.flatMap((f) => [f.profiles, f.idStart, f.idLength, f.ids])].map((a) => a.buffer as ArrayBuffer);
   parentPort!.postMessage(state, buffers);
 } finally {
   await client.end();

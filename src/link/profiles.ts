@@ -42,8 +42,8 @@ export interface Profiles {
 }
 
 /**
- * The profiles of the current records, with what earlier match runs made of their records. No
- * record id is held: a record is known by the file and line it was loaded from (see {@link ProfileByLine}).
+ * The profiles of the current records, with what earlier match runs made of their records. Each
+ * record is known by the file and line it was loaded from, which also give its record id (see {@link ProfileByLine}).
  */
 export interface LoadedProfiles extends Profiles {
   /** Per profile, 1 when one of its records is new or was linked with other fields last time. */
@@ -51,50 +51,109 @@ export interface LoadedProfiles extends Profiles {
   freshCount: number;
   /** Per profile, the earlier person ids of its records and how many records had each. */
   heldBy(profile: number): Iterable<[personId: number, records: number]>;
-  /** Each current record's profile, by file and line. */
+  /** Each current record's profile and record id, by file and line. */
   profileByLine: ProfileByLine;
   /** The profile of each record asked for by key (`source|record_id`); -1 when not current. */
   profileOfRecord: Map<string, number>;
 }
 
+/** One file's records as {@link ProfileByLine} keeps them, and hands them to another thread. */
+export interface FileRecords {
+  fileId: number;
+  /** The extract the file is of (`attendance`, ...). */
+  source: string;
+  /** Each line's profile (-1: no record). */
+  profiles: Int32Array;
+  /** Each line's record id: `idLength[line]` bytes of UTF-8 from `idStart[line]` in `ids`. */
+  idStart: Int32Array;
+  idLength: Int32Array;
+  ids: Uint8Array;
+}
+
 /**
- * Each record's profile by the file and line it was loaded from (file ids and line numbers are
- * unique among the current files): four bytes a record, where its record id would cost some
- * sixty, and a way back to it in SQL (`raw.* USING (file_id, line)`).
+ * Each record's profile and record id by the file and line it was loaded from (file ids and line
+ * numbers are unique among the current files). A record id is kept as its UTF-8 bytes in one
+ * buffer per file: some twenty bytes a record, where a million strings would cost some sixty
+ * each and be garbage-collected over and over. The match stage writes each record's person
+ * straight from here (record ids and all), with no join back to the raw rows.
  */
 export class ProfileByLine {
-  readonly #files = new Map<number, Int32Array>();
+  readonly #files = new Map<number, { source: string; profiles: Int32Array; idStart: Int32Array; idLength: Int32Array; ids: Buffer; idBytes: number }>();
 
-  /** Record that line `line` of file `fileId` is in profile `profile` (at least 0). */
-  set(fileId: number, line: number, profile: number): void {
-    let lines = this.#files.get(fileId);
-    if (!lines || line >= lines.length) {
-      const grown = new Int32Array(Math.max(1024, line + 1, (lines?.length ?? 0) * 2)).fill(-1);
-      if (lines) grown.set(lines);
-      this.#files.set(fileId, (lines = grown));
+  #file(fileId: number, source: string, line: number) {
+    let file = this.#files.get(fileId);
+    if (!file) {
+      const size = Math.max(1024, line + 1);
+      this.#files.set(fileId, (file = { source, profiles: new Int32Array(size).fill(-1), idStart: new Int32Array(size), idLength: new Int32Array(size), ids: Buffer.allocUnsafeSlow(size * 16), idBytes: 0 }));
+    } else if (line >= file.profiles.length) {
+      const size = Math.max(line + 1, file.profiles.length * 2);
+      const profiles = new Int32Array(size).fill(-1);
+      profiles.set(file.profiles);
+      const idStart = new Int32Array(size);
+      idStart.set(file.idStart);
+      const idLength = new Int32Array(size);
+      idLength.set(file.idLength);
+      Object.assign(file, { profiles, idStart, idLength });
     }
-    lines[line] = profile;
+    return file;
+  }
+
+  #roomForId(file: { ids: Buffer; idBytes: number }, bytes: number): void {
+    if (file.idBytes + bytes <= file.ids.length) return;
+    const grown = Buffer.allocUnsafeSlow(Math.max(file.ids.length * 2, file.idBytes + bytes));
+    file.ids.copy(grown, 0, 0, file.idBytes);
+    file.ids = grown;
+  }
+
+  /** Record that line `line` of file `fileId` (an extract of `source`) is record `recordId`, in profile `profile` (at least 0). */
+  set(fileId: number, line: number, profile: number, source: string, recordId: string | Uint8Array): void {
+    const file = this.#file(fileId, source, line);
+    file.profiles[line] = profile;
+    if (typeof recordId === 'string') {
+      this.#roomForId(file, recordId.length * 3);
+      file.idLength[line] = file.ids.write(recordId, file.idBytes, 'utf8');
+    } else {
+      this.#roomForId(file, recordId.length);
+      file.ids.set(recordId, file.idBytes);
+      file.idLength[line] = recordId.length;
+    }
+    file.idStart[line] = file.idBytes;
+    file.idBytes += file.idLength[line]!;
   }
 
   /** Replace every profile number by `change(profile)`. */
   mapProfiles(change: (profile: number) => number): void {
-    for (const lines of this.#files.values()) for (let line = 0; line < lines.length; line++) if (lines[line]! >= 0) lines[line] = change(lines[line]!);
+    for (const { profiles } of this.#files.values()) for (let line = 0; line < profiles.length; line++) if (profiles[line]! >= 0) profiles[line] = change(profiles[line]!);
   }
 
   /** Every record's file, line and profile, file by file in line order. */
   *entries(): Generator<[fileId: number, line: number, profile: number]> {
-    for (const [fileId, lines] of this.#files) for (let line = 0; line < lines.length; line++) if (lines[line]! >= 0) yield [fileId, line, lines[line]!];
+    for (const [fileId, { profiles }] of this.#files) for (let line = 0; line < profiles.length; line++) if (profiles[line]! >= 0) yield [fileId, line, profiles[line]!];
   }
 
-  /** Each file's profiles by line (-1: no record), to hand to another thread. */
-  files(): [fileId: number, lines: Int32Array][] {
-    return [...this.#files];
+  /**
+   * Every record's source, record id (its UTF-8 bytes, a view valid until the next {@link set})
+   * and profile, file by file in line order.
+   */
+  *records(): Generator<[source: string, recordId: Uint8Array, profile: number]> {
+    for (const { source, profiles, idStart, idLength, ids } of this.#files.values()) {
+      for (let line = 0; line < profiles.length; line++) {
+        if (profiles[line]! >= 0) yield [source, ids.subarray(idStart[line]!, idStart[line]! + idLength[line]!), profiles[line]!];
+      }
+    }
+  }
+
+  /** Each file's records, to hand to another thread (the typed arrays can be transferred). */
+  files(): FileRecords[] {
+    return [...this.#files].map(([fileId, f]) => ({ fileId, source: f.source, profiles: f.profiles, idStart: f.idStart, idLength: f.idLength, ids: f.ids.subarray(0, f.idBytes) }));
   }
 
   /** Add the records of `files` (as {@link files} gives them), their profiles moved up by `offset`. */
-  addFiles(files: Iterable<[fileId: number, lines: Int32Array]>, offset: number): void {
-    for (const [fileId, lines] of files) {
-      for (let line = lines.length - 1; line >= 0; line--) if (lines[line]! >= 0) this.set(fileId, line, lines[line]! + offset);
+  addFiles(files: Iterable<FileRecords>, offset: number): void {
+    for (const { fileId, source, profiles, idStart, idLength, ids } of files) {
+      for (let line = profiles.length - 1; line >= 0; line--) {
+        if (profiles[line]! >= 0) this.set(fileId, line, profiles[line]! + offset, source, ids.subarray(idStart[line]!, idStart[line]! + idLength[line]!));
+      }
     }
   }
 }
@@ -197,7 +256,7 @@ export class ProfileBuilder {
     const at = this.sameAsLast(r) ? this.lastAt : this.profileOf(r);
     this.last = r;
     this.lastAt = at;
-    if (place) this.profileByLine.set(place.fileId, place.line, at);
+    if (place) this.profileByLine.set(place.fileId, place.line, at, r.source, r.record_id);
     this.recordsIn[at]!++;
     const key = recordKey(r.source, r.record_id);
     if (key < this.firstRecord[at]!) this.firstRecord[at] = detached(key);
@@ -328,7 +387,7 @@ export interface ProfileBuilderState {
   heldId: Float64Array;
   heldRecords: Int32Array;
   moreHeld: [profile: number, [personId: number, records: number][]][];
-  files: [fileId: number, lines: Int32Array][];
+  files: FileRecords[];
   recordCount: number;
   profileOfRecord: [key: string, profile: number][];
 }
@@ -382,8 +441,8 @@ export interface ProfileWorkerInput {
 
 /**
  * The profiles of every current person record, read as COPY output with each record's person and
- * linkage key in the last match run, so the process never holds the loaded rows, nor a list of
- * record ids: only profiles, and each record's profile by file and line (4 bytes). Rows come in
+ * linkage key in the last match run, so the process never holds the loaded rows: only profiles,
+ * and each record's profile and record id by file and line (some twenty bytes). Rows come in
  * storage order (sorting 1.9M rows on nine text columns in the database cost more than all the
  * rest); profiles are then put in a fixed order (by first record). `records`: record keys
  * (`source|record_id`) whose profile is wanted (see `profileOfRecord`).

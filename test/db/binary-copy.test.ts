@@ -19,6 +19,8 @@ const ROWS: { binary: BinaryCell[]; text: (string | number | null)[] }[] = [
   },
   { binary: [-(2 ** 40) - 3, 0, -0.0001, 't', '', '9999-12-31', [], []], text: [-(2 ** 40) - 3, 0, -0.0001, 't', '', '9999-12-31', '{}', '{}'] },
   { binary: [4_294_967_296, null, null, null, null, null, null, null], text: [4_294_967_296, null, null, null, null, null, null, null] },
+  // Text given as its UTF-8 bytes (how the match stage sends record ids) goes as it is.
+  { binary: [5, 5, 5, true, Buffer.from('ATT-Zoë 👪 0001', 'utf8'), '2026-01-01', [5], [5]], text: [5, 5, 5, 't', 'ATT-Zoë 👪 0001', '2026-01-01', '{5}', '{5}'] },
   { binary: [-1, 7, Number.MAX_VALUE, false, 'x'.repeat(5000), '2000-01-01', Int8Array.from([3, -2]), [Math.fround(0.1)]], text: [-1, 7, Number.MAX_VALUE, 'f', 'x'.repeat(5000), '2000-01-01', '{3,-2}', `{${Math.fround(0.1)}}`] },
 ];
 

@@ -81,6 +81,11 @@ for (const backend of availableBackends()) {
       const perProfile = streamed.profiles.map(() => 0);
       for (const [, , p] of byLine) perProfile[p]!++;
       expect(perProfile).toEqual(streamed.recordsIn);
+      // ... and its record id, which the person records are written from: each record once, in the profile of its own fields.
+      const idsByLine = [...streamed.profileByLine.records()].map(([source, id, p]) => [`${source}|${Buffer.from(id).toString('utf8')}`, p] as const);
+      expect(new Set(idsByLine.map(([key]) => key)).size).toBe(records.length);
+      const expected = new Map(records.map((r) => [`${r.source}|${r.record_id}`, profileOfKey.get(profilesOf([r]).linkageKeys[0]!)!]));
+      expect(new Map(idsByLine)).toEqual(expected);
       expect(streamed.freshCount).toBe(streamed.profiles.length);
       const again = await t.db.transaction((s) => loadProfiles(s));
       expect(again.profiles).toEqual(streamed.profiles);
@@ -135,6 +140,8 @@ for (const backend of availableBackends()) {
       expect(halves.linkageKeys).toEqual(alone.linkageKeys);
       expect(halves.fresh).toEqual(alone.fresh);
       expect([...halves.profileByLine.entries()].sort()).toEqual([...alone.profileByLine.entries()].sort());
+      const idsOf = (loaded: typeof alone) => [...loaded.profileByLine.records()].map(([source, id, p]) => `${source}|${Buffer.from(id).toString('utf8')}|${p}`).sort();
+      expect(idsOf(halves)).toEqual(idsOf(alone));
       expect([...halves.profileOfRecord].sort()).toEqual([...alone.profileOfRecord].sort());
       expect(alone.profiles.map((_, p) => [...alone.heldBy(p)])).toEqual(halves.profiles.map((_, p) => [...halves.heldBy(p)]));
       // Both halves did hold records, and every record was read once.
