@@ -271,6 +271,17 @@ async function writePersonRecords(
  */
 export async function writePersonDetails(session: DbSession, details: Iterable<PersonDetail>, runId: number): Promise<void> {
   const k = session.kysely;
+  const { empty } = (await sql<{ empty: boolean }>`SELECT NOT EXISTS (SELECT 1 FROM core.person_detail) AS empty`.execute(k)).rows[0]!;
+  if (empty) {
+    // A first run: everyone is new, so the rows go straight in (not through a table of changes
+    // compared with the empty one: 2.5-3.1 -> 1.7 s at 1x), with the indexes built after them.
+    await loadWithIndexesAfter(k, 'core.person_detail', () =>
+      copyBinaryRows(session, 'core.person_detail (person_id, dob, sex, run_id)', ['int8', 'date', 'text', 'int8'], (function* () {
+        for (const d of details) yield [d.personId, d.dob, d.sex, runId];
+      })()),
+    );
+    return;
+  }
   await sql`CREATE TEMP TABLE detail_change (person_id bigint, dob date, sex text) ON COMMIT DROP`.execute(k);
   await copyBinaryRows(session, 'detail_change (person_id, dob, sex)', ['int8', 'date', 'text'], (function* () {
     for (const d of details) yield [d.personId, d.dob, d.sex];

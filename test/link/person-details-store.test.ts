@@ -29,6 +29,9 @@ for (const backend of availableBackends()) {
           { personId: blankSex, dob: '1980-12-31', sex: 'M' },
         ], first.runId),
       );
+      // The first write (an empty table) went straight in, its indexes built after: they are back.
+      const indexes = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_indexes WHERE schemaname = 'core' AND tablename = 'person_detail'`.execute(k);
+      expect(indexes.rows[0]!.n).toBeGreaterThan(0);
       const second = await testRun(t.db, 'match');
       await t.db.transaction((s) =>
         writePersonDetails(s, [
@@ -48,6 +51,25 @@ for (const backend of availableBackends()) {
         { person_id: blankSex, dob: '1980-12-31', sex: null, run_id: second.runId },
         { person_id: added, dob: '2020-06-30', sex: 'F', run_id: second.runId },
       ]);
+    });
+
+    it('refuses a person given twice on a first write, keeping nothing', async () => {
+      const fresh = await testDatabase(backend);
+      try {
+        const run = await testRun(fresh.db, 'match');
+        const [person] = (await sql<{ id: number }>`INSERT INTO core.person (created_run) VALUES (${run.runId}::bigint) RETURNING person_id::int AS id`.execute(fresh.db.kysely)).rows.map((r) => r.id);
+        const twice = fresh.db.transaction((s) =>
+          writePersonDetails(s, [
+            { personId: person!, dob: '2010-01-02', sex: 'F' },
+            { personId: person!, dob: '2011-01-02', sex: 'M' },
+          ], run.runId),
+        );
+        await expect(twice).rejects.toMatchObject({ code: '23505' });
+        const kept = await sql<{ n: number }>`SELECT count(*)::int AS n FROM core.person_detail`.execute(fresh.db.kysely);
+        expect(kept.rows[0]!.n).toBe(0);
+      } finally {
+        await fresh.drop();
+      }
     });
   });
 }
