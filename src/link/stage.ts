@@ -213,7 +213,7 @@ function mainHeldId(loaded: LoadedProfiles, p: number): number {
 /**
  * Write every current record's person and linkage key where either changed, straight from the
  * profiles (which hold each record's id by file and line): no join back to the raw rows, which
- * cost 8 of the 10 s this took at 1x. On a first run every record goes by COPY into
+ * cost most of the 7.7 s this took at 1x (2.6 to 3.5 s now). On a first run every record goes by COPY into
  * core.person_record, its indexes built after; on a later run the records of the profiles that
  * changed go to the temporary table record_change (with their person, linkage key, and whether
  * the profile is fresh) and from there into core.person_record. Leaves record_change (empty on a
