@@ -339,6 +339,8 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
   const scoringStarted = performance.now();
   const { model, pairs, byRule, trainingPairs, table, weights } = incremental ? scoreFreshProfiles(profiles, fresh, last!.model!) : scoreProfiles(profiles);
   const scoringSeconds = (performance.now() - scoringStarted) / 1000;
+  // Phases are timed from the end of scoring, so building the links below is the phase 'links'.
+  let phaseStarted = performance.now();
 
   const links: CandidateLink[] = [];
   const linkOfPair = new Map<number, number>();
@@ -388,7 +390,6 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
     probabilisticLinks++;
   }
   const phaseMs: Record<string, number> = { scoring: Math.round(scoringSeconds * 1000) };
-  let phaseStarted = performance.now();
   const phase = (name: string) => {
     const now = performance.now();
     phaseMs[name] = Math.round(now - phaseStarted);
