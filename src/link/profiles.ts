@@ -126,11 +126,6 @@ export class ProfileByLine {
     for (const { profiles } of this.#files.values()) for (let line = 0; line < profiles.length; line++) if (profiles[line]! >= 0) profiles[line] = change(profiles[line]!);
   }
 
-  /** Every record's file, line and profile, file by file in line order. */
-  *entries(): Generator<[fileId: number, line: number, profile: number]> {
-    for (const [fileId, { profiles }] of this.#files) for (let line = 0; line < profiles.length; line++) if (profiles[line]! >= 0) yield [fileId, line, profiles[line]!];
-  }
-
   /**
    * Every record's source, record id (its UTF-8 bytes, a view valid until the next {@link set})
    * and profile, file by file in line order.
