@@ -125,6 +125,14 @@ for (const backend of availableBackends()) {
         SELECT levels, contributions, probability, outcome FROM core.link_pair WHERE outcome = 'linked' LIMIT 1`.execute(t.db.kysely);
       expect(pair.rows[0]!.levels.length).toBe(pair.rows[0]!.contributions.length);
       expect(pair.rows[0]!.probability).toBeGreaterThanOrEqual(0.5);
+      // Each stored pair's contributions (rounded to 4 places, once per distinct value) are its
+      // own: with the prior they make its weight, the same prior for every pair of the run.
+      const priors = await sql<{ low: number; high: number; pairs: number }>`
+        SELECT min(weight - s) AS low, max(weight - s) AS high, count(*)::int AS pairs
+        FROM (SELECT weight, (SELECT sum(c) FROM unnest(contributions) c) AS s FROM core.link_pair
+              WHERE run_id = (SELECT max(run_id) FROM core.link_pair)) p`.execute(t.db.kysely);
+      expect(priors.rows[0]!.pairs).toBeGreaterThan(100);
+      expect(priors.rows[0]!.high - priors.rows[0]!.low).toBeLessThan(1e-3);
     });
 
     it.skipIf(backend !== 'server')('reads half the records on a worker thread with its own connection and gets exactly the same profiles', async () => {
