@@ -10,7 +10,7 @@ import { withRun, type CommonOptions, type RunContext } from '../run/context.ts'
 import { spreadsheetSafe } from '../util/spreadsheet.ts';
 import type { EvaluationSummary } from './evaluate.ts';
 import type { LoadedPlan } from './plan.ts';
-import { useBulkSettings } from '../db/bulk-settings.ts';
+import { useBulkSettings, useParallelPlans } from '../db/bulk-settings.ts';
 
 /** Header of `eligible-unattached.csv`: one line per member of each family that meets identification but is not attached. */
 export const ELIGIBLE_UNATTACHED_COLUMNS = ['family_id', 'person_id', 'problems'] as const;
@@ -51,6 +51,7 @@ export async function evaluateStage(ctx: RunContext, opts: { asOf: string; plan:
   const { evaluateFamilies } = await import('./evaluate.ts');
   return ctx.db.transaction(async (session) => {
     await useBulkSettings(session);
+    if (ctx.db.kind === 'postgres') await useParallelPlans(session);
     return evaluateFamilies(session, ctx, opts);
   });
 }

@@ -112,10 +112,14 @@ export async function evaluateFamilies(session: DbSession, ctx: RunContext, opts
     // array_agg(... ORDER BY) sorts inside every group (PostgreSQL 15), so the records are
     // gathered unordered and only arrays of two or more are sorted afterwards: 4.0 -> 3.4 s at 1x,
     // the same arrays.
+    // from_latest: 1 for a pupil's latest term as of T, 2 for the one before, ... (the order the
+    // school-record rule counts terms back in). The terms are grouped in that order, so the
+    // ranking needs no sort of its own.
     ['r_attendance', sql`CREATE TEMP TABLE r_attendance ON COMMIT DROP AS
       SELECT person_id, term_start, term_end, possible, authorised, unauthorised, fixed, permanent, ap,
              CASE WHEN cardinality(ids) = 1 THEN ARRAY['attendance:' || ids[1]]
-                  ELSE ARRAY(SELECT 'attendance:' || id FROM unnest(ids) AS id ORDER BY id) END AS recs
+                  ELSE ARRAY(SELECT 'attendance:' || id FROM unnest(ids) AS id ORDER BY id) END AS recs,
+             row_number() OVER (PARTITION BY person_id ORDER BY term_end DESC, term_start DESC)::int AS from_latest
       FROM (
         SELECT pr.person_id, a.term_start, a.term_end, sum(a.sessions_possible)::int AS possible,
                sum(a.sessions_authorised)::int AS authorised, sum(a.sessions_unauthorised)::int AS unauthorised,
@@ -125,7 +129,8 @@ export async function evaluateFamilies(session: DbSession, ctx: RunContext, opts
         FROM raw.attendance a JOIN audit.current_file c ON c.file_id = a.file_id
         JOIN core.person_record pr ON pr.source = 'attendance' AND pr.record_id = a.record_id
         WHERE a.term_end <= ${T}
-        GROUP BY pr.person_id, a.term_start, a.term_end) terms`],
+        GROUP BY pr.person_id, a.term_start, a.term_end
+        ORDER BY pr.person_id, a.term_end DESC, a.term_start DESC) terms`],
     ['r_spell', sql`CREATE TEMP TABLE r_spell ON COMMIT DROP AS
       SELECT pr.person_id, 'employment:' || e.record_id AS rec, lower(e.spell_type) AS spell_type, upper(e.benefit_type) AS benefit_type,
              lower(e.uc_conditionality) AS uc_conditionality, e.start_date, e.end_date,

@@ -502,6 +502,26 @@ for (const backend of availableBackends()) {
       const u3 = await w.person(OLD);
       unattached.one = await w.family([u3]);
       await w.event(u3, '2026-03-01', 'domestic_abuse');
+      // Not in the register, tested at T (each eligible on other problems, so its evidence is
+      // kept): a child whose last three terms by T were poor (an older good term, and a poor one
+      // ending after T, do not count), and a child whose poor terms were followed by three good ones.
+      const poorLately = await w.person(KID);
+      unattached.poorLately = await w.family([poorLately]);
+      await w.event(poorLately, '2026-03-01', 'domestic_abuse');
+      await w.term(poorLately, '2024-09-03', '2024-12-19', 100, 1, { recordId: 'LATE-1' });
+      await w.term(poorLately, '2025-01-06', '2025-03-27', 100, 12, { recordId: 'LATE-2' });
+      await w.term(poorLately, '2025-04-14', '2025-07-21', 100, 15, { recordId: 'LATE-3' });
+      await w.term(poorLately, '2025-09-03', '2026-07-21', 100, 11, { recordId: 'LATE-4' });
+      await w.term(poorLately, '2026-09-02', '2026-12-18', 100, 40, { recordId: 'LATE-5' });
+      const recovered = await w.person(KID);
+      const recoveredParent = await w.person(OLD);
+      unattached.recovered = await w.family([recovered, recoveredParent]);
+      await w.event(recovered, '2026-03-01', 'domestic_abuse');
+      await w.spell(recoveredParent, 'benefit', '2026-01-01', null, 'ESA');
+      await poorTermsBeforeA(w, recovered);
+      await w.term(recovered, '2025-09-03', '2025-12-19', 100, 2);
+      await w.term(recovered, '2026-01-05', '2026-03-27', 100, 2);
+      await w.term(recovered, '2026-04-13', '2026-07-21', 100, 2);
       // Tiers: CIN, stepped down to early help, then up to a child protection plan.
       tierChild = await w.person(KID);
       await w.family([tierChild]);
@@ -579,11 +599,35 @@ for (const backend of availableBackends()) {
       expect(rows[0]!.source_records.slice(0, 3)).toEqual(['attendance:SPLIT-A', 'attendance:SPLIT-M', 'attendance:SPLIT-Z']);
     });
 
+    it("identifies education in a family not in the register from each child's last terms by T", async () => {
+      const evidence = async (familyId: number) =>
+        (
+          await sql<{ result: string; measured: { children: Record<string, unknown>[] }; source_records: string[]; tested_on: string }>`
+            SELECT result, measured, source_records, to_char(tested_on, 'YYYY-MM-DD') AS tested_on FROM core.rule_evidence
+            WHERE evaluation_id = ${summary.evaluationId} AND family_id = ${familyId} AND phase = 'identification' AND problem = 'education'`.execute(t.db.kysely)
+        ).rows;
+      const [poor] = await evidence(unattached.poorLately!);
+      expect(poor).toMatchObject({ result: 'pass', tested_on: T, source_records: ['attendance:LATE-2', 'attendance:LATE-3', 'attendance:LATE-4'] });
+      expect(poor!.measured.children).toEqual([
+        expect.objectContaining({ terms: 3, first_term_start: '2025-01-06', last_term_end: '2026-07-21', sessions_possible: 300, sessions_absent: 38, identified: true }),
+      ]);
+      // The rule fails and the family is not attached: no row, as for every other family like it.
+      expect(await evidence(unattached.recovered!)).toEqual([]);
+      const problems = await sql<{ family_id: number; problems: string[] }>`
+        SELECT family_id::int AS family_id, problems FROM core.eligible_unattached
+        WHERE evaluation_id = ${summary.evaluationId} AND family_id IN (${unattached.poorLately!}, ${unattached.recovered!}) ORDER BY family_id`.execute(t.db.kysely);
+      expect(problems.rows).toEqual([
+        { family_id: unattached.poorLately, problems: expect.arrayContaining(['education', 'domestic_abuse']) },
+        { family_id: unattached.recovered, problems: ['worklessness', 'domestic_abuse'] },
+      ]);
+    });
+
     it('lists eligible families not in the register with their problems', async () => {
       const rows = await sql<{ family_id: number; problems: string[] }>`
         SELECT family_id::int AS family_id, problems FROM core.eligible_unattached WHERE evaluation_id = ${summary.evaluationId}`.execute(t.db.kysely);
-      expect(rows.rows).toEqual([{ family_id: unattached.two, problems: ['worklessness', 'domestic_abuse'] }]);
-      expect(summary.eligibleUnattached).toBe(1);
+      expect(rows.rows.find((r) => r.family_id === unattached.two)).toEqual({ family_id: unattached.two, problems: ['worklessness', 'domestic_abuse'] });
+      expect(rows.rows.map((r) => r.family_id).sort((a, b) => a - b)).toEqual([unattached.two!, unattached.poorLately!, unattached.recovered!].sort((a, b) => a - b));
+      expect(summary.eligibleUnattached).toBe(3);
     });
 
     it("records every child's tier with step-ups and step-downs", async () => {
