@@ -47,7 +47,7 @@ export async function writeEligibleUnattachedCsv(db: Database, evaluationId: num
 }
 
 /** Evaluate identification and outcomes as of `asOf` under `plan`, in one transaction. */
-export async function evaluateStage(ctx: RunContext, opts: { asOf: string; plan: LoadedPlan }): Promise<EvaluationSummary> {
+export async function evaluateStage(ctx: RunContext, opts: { asOf: string; plan: LoadedPlan; afterStaging?: () => void }): Promise<EvaluationSummary> {
   const { evaluateFamilies } = await import('./evaluate.ts');
   return ctx.db.transaction(async (session) => {
     await useBulkSettings(session);

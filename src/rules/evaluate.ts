@@ -20,6 +20,11 @@ export interface EvaluateOptions {
   /** The as-of date T (`YYYY-MM-DD`): the claim cut-off; also the reference date for families not attached. */
   asOf: string;
   plan: LoadedPlan;
+  /**
+   * Called once the staging tables are built, when the rest of the stage is many smaller
+   * statements on one connection (and one core): `run` starts writing families.csv then.
+   */
+  afterStaging?: () => void;
 }
 
 /** What the evaluation did: counts and ids only (safe to print and log). */
@@ -167,6 +172,7 @@ export async function evaluateFamilies(session: DbSession, ctx: RunContext, opts
   ];
   for (const [name, q] of stage) await exec(q, `staging ${name}`);
   task.tick(1);
+  opts.afterStaging?.();
 
   // --- identification at D, then problems at entry (data and keyworker) ---------------------
   for (const [problem, def] of Object.entries(plan.problems)) {
