@@ -167,6 +167,14 @@ function remembered(normalise: (value: string) => string): (value: string | null
   };
 }
 
+/**
+ * normaliseDob, with no work for a date already compact: the profiles' COPY query gives dates as
+ * `YYYYMMDD` (1.9M lookups of a remembered result at 1x cost more than PostgreSQL formatting them so).
+ */
+function compactDob(value: string | null | undefined): string {
+  return value?.length === 8 ? value : normaliseDob(value);
+}
+
 /** What an earlier match run made of a record: its person and the linkage key of its fields then. */
 interface Earlier {
   personId: number;
@@ -194,7 +202,7 @@ export class ProfileBuilder {
   private index = new Map<string, number>();
   // Each distinct spelling normalised once: a council has a few thousand names, tens of thousands
   // of postcodes and birth dates, and a million records.
-  private readonly normalise: Normalisers = { name: remembered(normaliseName), dob: remembered(normaliseDob), postcode: remembered(normalisePostcode) };
+  private readonly normalise: Normalisers = { name: remembered(normaliseName), dob: compactDob, postcode: remembered(normalisePostcode) };
   private readonly shared = interner();
 
   /** Records to find the profile of (keys `source|record_id`), filled in as they come. */
@@ -395,7 +403,7 @@ export interface ProfileBuilderState {
 export function profileRowsSql(part?: 0 | 1): string {
   const where = part === undefined ? '' : `WHERE abs(coalesce(r.dob - DATE '1900-01-01', 0)) % 2 = ${part}`;
   return `
-    SELECT r.source, r.record_id, r.file_id, r.line, r.person_ref, r.forename, r.surname, to_char(r.dob, 'YYYY-MM-DD'), r.sex, r.address, r.postcode, r.uprn,
+    SELECT r.source, r.record_id, r.file_id, r.line, r.person_ref, r.forename, r.surname, to_char(r.dob, 'YYYYMMDD'), r.sex, r.address, r.postcode, r.uprn,
            pr.person_id, pr.linkage_key
     FROM (${currentPersonRecordsSql('record_id, file_id, line, person_ref, forename, surname, dob, sex, address, postcode, uprn')}) r
     LEFT JOIN core.person_record pr ON pr.source = r.source AND pr.record_id = r.record_id
