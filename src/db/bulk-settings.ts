@@ -40,10 +40,10 @@ export async function useBulkSettings(session: DbSession, env: NodeJS.ProcessEnv
  * transaction: no cost for starting the workers (`parallel_setup_cost`, 1000 by default) and
  * almost none for passing rows up to the leader (`parallel_tuple_cost`, 0.1). The defaults are
  * for a server running many small queries at once; a stage's statements are few, each reads
- * every current record, and one core is otherwise idle while they run. The rules stage's
- * staging of a million school terms went from 4.4 to 3.7 s at 1x (a parallel hash join and
- * sort under the aggregate), and the whole 1x evaluation from 28.9 to 25.4 s (three runs each,
- * by turns). Only on a server: embedded PostgreSQL starts no workers.
+ * every current record, and one core is otherwise idle while they run. Staging a million school
+ * terms at 1x (a parallel hash join and sort under the aggregate) took 4.4 and 4.6 s in `psql`,
+ * against 6.0 and 6.2 s without, and the whole 1x evaluation 25.4 s against 28.9 s (three runs
+ * each, by turns). Only on a server: embedded PostgreSQL starts no workers.
  */
 export async function useParallelPlans(session: DbSession): Promise<void> {
   await session.exec('SET LOCAL parallel_setup_cost = 0; SET LOCAL parallel_tuple_cost = 0.001');
