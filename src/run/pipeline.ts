@@ -108,8 +108,7 @@ export async function runPipeline(opts: RunPipelineOptions): Promise<CommandRepo
       // evaluate (on a server, on its own connection; embedded, the two take turns). It starts
       // once the rules' staging is built: the staging's big statements use both cores (parallel
       // plans), the many statements after it one.
-      let startFamiliesCsv!: () => void;
-      const familiesCsvStarted = new Promise<void>((resolve) => (startFamiliesCsv = resolve));
+      const { promise: familiesCsvStarted, resolve: startFamiliesCsv } = Promise.withResolvers<void>();
       const familiesCsvWritten = familiesCsvStarted.then(async () => {
         const written = await writeFamiliesCsv(ctx.db, opts.out);
         await recordOutput(ctx, written.file, { kind: 'families' });

@@ -5,8 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { mainBackend, testDatabase, type Backend } from '../support/db.ts';
+import { tempDir } from '../support/files.ts';
 import { openPglite, type Database } from '../../src/db/index.ts';
 
 /**
@@ -127,5 +128,31 @@ export async function cliDatabase(dir: string, backend: Backend = mainBackend())
       }
     },
     drop: async () => {},
+  };
+}
+
+/**
+ * A temporary folder and a {@link cliDatabase} (on the main backend, its embedded folder inside
+ * the temporary one) made before this test file's tests and removed after them. Read `dir` and
+ * `db` inside tests and hooks only: they exist once the file's `beforeAll` has run.
+ */
+export function cliDatabaseForFile(): { readonly dir: string; readonly db: CliDatabase } {
+  let tmp: { dir: string; remove: () => Promise<void> } | undefined;
+  let db: CliDatabase | undefined;
+  beforeAll(async () => {
+    tmp = await tempDir();
+    db = await cliDatabase(path.join(tmp.dir, 'db'));
+  });
+  afterAll(async () => {
+    await db?.drop();
+    await tmp?.remove();
+  });
+  return {
+    get dir() {
+      return tmp!.dir;
+    },
+    get db() {
+      return db!;
+    },
   };
 }

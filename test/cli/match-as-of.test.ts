@@ -3,10 +3,9 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mainBackend } from '../support/db.ts';
-import { tempDir } from '../support/files.ts';
-import { cli, cliDatabase, type CliDatabase } from './helpers.ts';
+import { cli, cliDatabaseForFile } from './helpers.ts';
 
 /**
  * `tfclaims match --as-of`: the month's reference date reaches the families stage as it does from
@@ -16,36 +15,27 @@ import { cli, cliDatabase, type CliDatabase } from './helpers.ts';
 const SAMPLES = path.resolve(import.meta.dirname, '../../samples/extracts');
 type Row = Record<string, string>;
 
-let tmp: { dir: string; remove: () => Promise<void> };
-let d: CliDatabase;
-beforeAll(async () => {
-  tmp = await tempDir();
-  d = await cliDatabase(path.join(tmp.dir, 'db'));
-});
-afterAll(async () => {
-  await d?.drop();
-  await tmp?.remove();
-});
+const file = cliDatabaseForFile();
 
 const ingestOnly = (extracts: string, out: string) =>
-  cli(['--db', d.dbArg, '--quiet', 'run', '--extracts', extracts, '--as-of', '2026-10-31', '--window', 'W', '--out', out, '--stop-after', 'ingest']);
+  cli(['--db', file.db.dbArg, '--quiet', 'run', '--extracts', extracts, '--as-of', '2026-10-31', '--window', 'W', '--out', out, '--stop-after', 'ingest']);
 
 describe(`match --as-of on ${mainBackend()}`, () => {
   it('refuses a date that is not real, before touching the database', async () => {
-    const result = await cli(['--db', d.dbArg, 'match', '--as-of', '2026-02-30']);
+    const result = await cli(['--db', file.db.dbArg, 'match', '--as-of', '2026-02-30']);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/--as-of 2026-02-30 is not a real date in YYYY-MM-DD form/);
-    const runs = await d.withDb(async (db) => (await sql<{ n: number }>`SELECT count(*)::int AS n FROM audit.run`.execute(db.kysely)).rows[0]!.n);
+    const runs = await file.db.withDb(async (db) => (await sql<{ n: number }>`SELECT count(*)::int AS n FROM audit.run`.execute(db.kysely)).rows[0]!.n);
     expect(runs).toBe(0);
   });
 
   it('ends the membership of a person whose records are gone on the as-of date when the data speak of later, and records the date with the run', async () => {
-    expect((await ingestOnly(SAMPLES, path.join(tmp.dir, 'out-1'))).code).toBe(0);
-    const first = await cli(['--db', d.dbArg, '--quiet', 'match']);
+    expect((await ingestOnly(SAMPLES, path.join(file.dir, 'out-1'))).code).toBe(0);
+    const first = await cli(['--db', file.db.dbArg, '--quiet', 'match']);
     expect(first.code, first.stderr).toBe(0);
 
     // Someone in an unattached family of three or more, and every record of theirs.
-    const { goneId, familyId, records } = await d.withDb(async (db) => {
+    const { goneId, familyId, records } = await file.db.withDb(async (db) => {
       const gone = await sql<{ person_id: number; family_id: number }>`
         SELECT person_id::int AS person_id, family_id::int AS family_id FROM core.current_family_member m
         WHERE case_ref IS NULL AND (SELECT count(*) FROM core.current_family_member o WHERE o.family_id = m.family_id) >= 3
@@ -58,7 +48,7 @@ describe(`match --as-of on ${mainBackend()}`, () => {
     expect(records.length).toBeGreaterThan(0);
 
     // November's extracts without them.
-    const november = path.join(tmp.dir, 'november');
+    const november = path.join(file.dir, 'november');
     await cp(SAMPLES, november, { recursive: true });
     for (const source of new Set(records.map((r) => r.source))) {
       const file = path.join(november, `${source}.csv`);
@@ -66,13 +56,13 @@ describe(`match --as-of on ${mainBackend()}`, () => {
       const goneIds = new Set(records.filter((r) => r.source === source).map((r) => r.record_id));
       await writeFile(file, stringify(rows.filter((r) => !goneIds.has(r.record_id!)), { header: true, columns: Object.keys(rows[0]!) }));
     }
-    expect((await ingestOnly(november, path.join(tmp.dir, 'out-2'))).code).toBe(0);
+    expect((await ingestOnly(november, path.join(file.dir, 'out-2'))).code).toBe(0);
 
     // The extracts speak of dates long after 2026-01-31: without --as-of the membership would end on the data date.
-    const second = await cli(['--db', d.dbArg, '--json', '--quiet', 'match', '--as-of', '2026-01-31']);
+    const second = await cli(['--db', file.db.dbArg, '--json', '--quiet', 'match', '--as-of', '2026-01-31']);
     expect(second.code, second.stderr).toBe(0);
     const { runId } = JSON.parse(second.stdout) as { runId: number };
-    const { history, args } = await d.withDb(async (db) => ({
+    const { history, args } = await file.db.withDb(async (db) => ({
       history: (
         await sql<{ family_id: number; left_run: number | null; left_on: string | null }>`
           SELECT family_id::int AS family_id, left_run::int AS left_run, to_char(left_on, 'YYYY-MM-DD') AS left_on

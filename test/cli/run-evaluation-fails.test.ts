@@ -1,10 +1,9 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mainBackend } from '../support/db.ts';
-import { tempDir } from '../support/files.ts';
-import { cli, cliDatabase, type CliDatabase } from './helpers.ts';
+import { cli, cliDatabaseForFile } from './helpers.ts';
 
 /**
  * `run` writes families.csv while the rules evaluate, starting it once the rules' staging is
@@ -14,19 +13,11 @@ import { cli, cliDatabase, type CliDatabase } from './helpers.ts';
 
 const SAMPLES = path.resolve(import.meta.dirname, '../../samples/extracts');
 
-let tmp: { dir: string; remove: () => Promise<void> };
-let d: CliDatabase;
-beforeAll(async () => {
-  tmp = await tempDir();
-  d = await cliDatabase(path.join(tmp.dir, 'db'));
-});
-afterAll(async () => {
-  await d?.drop();
-  await tmp?.remove();
-});
+const file = cliDatabaseForFile();
 
 describe(`run whose evaluation fails before its staging, on ${mainBackend()}`, () => {
   it('ends with the error, writes families.csv from the committed match, and drafts no claim', async () => {
+    const { db: d, dir } = file;
     expect((await cli(['--db', d.dbArg, '--quiet', 'db', 'migrate'])).code).toBe(0);
     // The evaluation's first write is refused, as a fault on the server would refuse it.
     await d.withDb(async (db) => {
@@ -34,8 +25,8 @@ describe(`run whose evaluation fails before its staging, on ${mainBackend()}`, (
         BEGIN RAISE EXCEPTION 'evaluation refused for the test'; END $$`.execute(db.kysely);
       await sql`CREATE TRIGGER refuse BEFORE INSERT ON core.rules_evaluation FOR EACH ROW EXECUTE FUNCTION public.refuse_evaluation()`.execute(db.kysely);
     });
-    const out = path.join(tmp.dir, 'out');
-    const logs = path.join(tmp.dir, 'logs');
+    const out = path.join(dir, 'out');
+    const logs = path.join(dir, 'logs');
     const result = await cli(['--db', d.dbArg, '--log-dir', logs, '--quiet', 'run', '--extracts', SAMPLES, '--as-of', '2026-10-31', '--window', 'W', '--out', out]);
     expect(result.code).toBe(1);
     // The server's message stays in the log (a database error may quote data); its code is shown.
