@@ -41,8 +41,16 @@ export class RecordColumns {
   /** The field's column. */
   field(name: string): FieldColumn {
     let column = this.#fields.get(name);
-    if (!column) this.#fields.set(name, (column = numberField(name, this.left, this.right)));
+    if (!column) {
+      if (numberedOnly.has(this.left)) throw new Error(`field ${name} was not among the numbered columns given (numberedRecords)`);
+      this.#fields.set(name, (column = numberField(name, this.left, this.right)));
+    }
     return column;
+  }
+
+  /** Take `column` as the field's column (numbered elsewhere: see {@link numberedRecords}). */
+  setField(name: string, column: FieldColumn): void {
+    this.#fields.set(name, column);
   }
 
   /** What `make` gives, made once per task and `key`. */
@@ -199,6 +207,38 @@ export class PairNumbers {
     this.#firsts = firsts;
     this.#seconds = seconds;
   }
+}
+
+/** One numbered field as {@link numberedRecords} takes it: each record's value number and the values. */
+export interface NumberedField {
+  ids: Int32Array;
+  values: string[];
+}
+
+/** Stand-in record lists made by {@link numberedRecords}: they hold no records, only a length. */
+const numberedOnly = new WeakSet<readonly LinkRecord[]>();
+
+/**
+ * A stand-in for a list of records (deduplicated against itself) known only by numbered columns,
+ * as another thread numbered them: every function here and in model.ts that takes the list
+ * (candidate pairs, levels, u) works on the columns given, and a field not given is an error,
+ * as is anything that needs a record itself. A scoring worker thread gets a million profiles'
+ * columns as a few typed arrays and the distinct values, not a million objects.
+ */
+export function numberedRecords(length: number, fields: Readonly<Record<string, NumberedField>>): readonly LinkRecord[] {
+  const standIn: readonly LinkRecord[] = new Array<LinkRecord>(length);
+  numberedOnly.add(standIn);
+  const columns = columnsOf(standIn, standIn);
+  for (const [name, { ids, values }] of Object.entries(fields)) {
+    if (ids.length !== length) throw new Error(`numbered field ${name} has ${ids.length} records, not ${length}`);
+    columns.setField(name, { left: ids, right: ids, values, numberOf: new Map(values.map((value, n) => [value, n])) });
+  }
+  return standIn;
+}
+
+/** Whether `records` is a stand-in made by {@link numberedRecords} (no records to read, only columns). */
+export function isNumberedOnly(records: readonly LinkRecord[]): boolean {
+  return numberedOnly.has(records);
 }
 
 /** Drop the numbered columns of `left` with `right` (and what was derived from them) once a task is scored. */

@@ -2,7 +2,7 @@ import { dateComparison, exactComparison, nameComparison } from './comparisons.t
 import { blockOn } from './evaluate.ts';
 import soundex from 'talisman/phonetics/soundex.js';
 import { MISSING } from './columns.ts';
-import { fieldPart, type BlockingRule, type Comparison, type KeyPart, type TrainingSession } from './model.ts';
+import { fieldPart, type BlockingRule, type Comparison, type KeyPart, type LinkRecord, type ScoringTask, type TrainingSession } from './model.ts';
 
 /**
  * The linkage model for council person records: its comparisons, blocking rules and training
@@ -71,8 +71,23 @@ const nameAndBirth = (part: 'year' | 'day and month'): BlockingRule => ({
 /** A postcode's sector (`AB12 3` of `AB12 3CD`): the postcode without its last two characters. */
 const sector: KeyPart = { fields: ['postcode'], of: ([p]) => (p!.length >= 5 ? p!.slice(0, -2) : undefined) };
 
+/**
+ * A name's Soundex code, worked out once per name: the rule on both names in either order meets
+ * each name in hundreds of thousands of combinations (1.1 s of blocking at 1x without this).
+ */
+const soundexCodes = new Map<string, string>();
+function soundexOf(name: string): string {
+  let code = soundexCodes.get(name);
+  if (code === undefined) {
+    // The cap only guards a pathological extract.
+    if (soundexCodes.size >= 1_000_000) soundexCodes.clear();
+    soundexCodes.set(name, (code = soundex(name)));
+  }
+  return code;
+}
+
 /** A name's Soundex code (`Robert` and `Rupert`: R163). */
-const sound = (field: string): KeyPart => ({ fields: [field], of: ([name]) => (name ? soundex(name) : undefined) });
+const sound = (field: string): KeyPart => ({ fields: [field], of: ([name]) => (name ? soundexOf(name) : undefined) });
 
 /**
  * The same date of birth and one more thing that rarely changes all at once: a name that sounds
@@ -92,7 +107,7 @@ export const COUNCIL_BLOCKING: BlockingRule[] = [
     fields: ['forename', 'surname'],
     of: ([forename, surname]) => {
       if (!forename || !surname) return undefined;
-      const [a, b] = [soundex(forename), soundex(surname)];
+      const [a, b] = [soundexOf(forename), soundexOf(surname)];
       return a <= b ? `${a}|${b}` : `${b}|${a}`;
     },
   }),
@@ -117,3 +132,24 @@ export const COUNCIL_TRAINING = { rules: [blockOn('dob')], maxPairs: 2_000_000 }
  * born on one day, whatever their names); the date among candidate pairs with one name.
  */
 export const COUNCIL_SESSIONS: TrainingSession[] = [{ fix: ['dob'], from: 'training' }, { fix: ['forename', 'surname'] }];
+
+/** Blocks larger than this are skipped (a key shared by this many profiles says nothing). */
+export const COUNCIL_MAX_BLOCK_SIZE = 20_000;
+
+/**
+ * The council model's link task over `records` deduplicated against themselves (the match stage
+ * scores profiles so; a scoring worker thread rebuilds the same task from numbered columns).
+ */
+export function councilScoringTask(records: readonly LinkRecord[]): ScoringTask {
+  return {
+    comparisons: COUNCIL_COMPARISONS,
+    blocking: COUNCIL_BLOCKING,
+    training: COUNCIL_TRAINING,
+    left: records,
+    sessions: COUNCIL_SESSIONS,
+    maxBlockSize: COUNCIL_MAX_BLOCK_SIZE,
+  };
+}
+
+/** The profile fields the council's comparisons and blocking rules read. */
+export const COUNCIL_FIELDS = ['forename', 'surname', 'dob', 'sex', 'postcode', 'uprn', 'houseNumber'] as const;

@@ -1,6 +1,6 @@
 import { Rng } from '../synth/random.ts';
 import { hash53 } from '../util/hash.ts';
-import { columnsOf, forgetColumns, levelsByValue, PairNumbers, type RecordColumns } from './columns.ts';
+import { columnsOf, forgetColumns, isNumberedOnly, levelsByValue, PairNumbers, type RecordColumns } from './columns.ts';
 
 /**
  * Unsupervised Fellegi-Sunter linkage, independent of where records come from: a record is a
@@ -65,7 +65,10 @@ export function preparedLevel(c: Comparison, columns: RecordColumns): PairLevel 
     if (c.prepare) return c.prepare(columns);
     const { left, right } = columns;
     const field = c.field;
-    if (field === undefined) return (i, j) => levelOf(c, left[i]!, right[j]!);
+    if (field === undefined) {
+      if (isNumberedOnly(left) || isNumberedOnly(right)) throw new Error(`comparison ${c.name} needs whole records, and only numbered columns were given`);
+      return (i, j) => levelOf(c, left[i]!, right[j]!);
+    }
     const column = columns.field(field);
     const byValue = levelsByValue(column, (a, b) => levelOf(c, { [field]: a }, { [field]: b }));
     const { left: x, right: y } = column;
@@ -362,6 +365,8 @@ export function estimateU(
   opts: { pairs?: number; seed?: number } = {},
 ): number[][] {
   const rng = new Rng(opts.seed ?? 1);
+  // A pair of one record with itself is skipped; a stand-in list (numberedRecords) holds distinct records.
+  const sameRecord = isNumberedOnly(left) ? (i: number, j: number) => left === right && i === j : (i: number, j: number) => left[i] === right[j];
   const pairs = opts.pairs ?? 200_000;
   const counts = comparisons.map((c) => new Float64Array(c.levels.length));
   const totals = new Float64Array(comparisons.length);
@@ -370,7 +375,7 @@ export function estimateU(
   for (let n = 0; n < pairs; n++) {
     const i = rng.int(0, left.length - 1);
     const j = rng.int(0, right.length - 1);
-    if (left[i] === right[j]) continue;
+    if (sameRecord(i, j)) continue;
     for (let k = 0; k < prepared.length; k++) {
       const level = prepared[k]!(i, j);
       if (level < 0) continue;
@@ -508,7 +513,7 @@ export function blockingKey(rule: BlockingRule, r: LinkRecord): string | undefin
 }
 
 /** Each record's number for one part or key (-1: none), the same number for the same value on both sides. */
-interface NumberedPart {
+export interface NumberedPart {
   left: Int32Array;
   right: Int32Array;
   values: number;
@@ -586,16 +591,22 @@ function numberRule(rule: BlockingRule, partNumbers: (part: KeyPart) => Numbered
   let folded = partNumbers(rule.parts[0]!);
   for (let p = 1; p < rule.parts.length; p++) folded = fold(folded, partNumbers(rule.parts[p]!), left === right);
   if (rule.sample === undefined) return folded;
-  // Sampled: whole blocks kept or dropped by the hash of the key's text, worked out once per block.
+  // Sampled: whole blocks kept or dropped by the hash of the key's text, worked out once per block
+  // from a record's values in the columns (the same values as the record's fields).
   const keep = new Int8Array(folded.values).fill(-1);
-  const sampled = (ids: Int32Array, records: readonly LinkRecord[]) =>
+  const fields = [...new Set(rule.parts.flatMap((part) => part.fields))].map((name) => ({ name, column: columns.field(name) }));
+  const sampled = (ids: Int32Array, side: 'left' | 'right') =>
     ids.map((k, i) => {
       if (k < 0) return -1;
-      if (keep[k] === -1) keep[k] = blockingKey(rule, records[i]!) === undefined ? 0 : 1;
+      if (keep[k] === -1) {
+        const record: LinkRecord = {};
+        for (const { name, column } of fields) record[name] = column.values[column[side][i]!]!;
+        keep[k] = blockingKey(rule, record) === undefined ? 0 : 1;
+      }
       return keep[k] === 1 ? k : -1;
     });
-  const rightIds = sampled(folded.right, right);
-  return { left: left === right ? rightIds : sampled(folded.left, left), right: rightIds, values: folded.values };
+  const rightIds = sampled(folded.right, 'right');
+  return { left: left === right ? rightIds : sampled(folded.left, 'left'), right: rightIds, values: folded.values };
 }
 
 /** Each part numbered once per call, however many rules use it. */
@@ -606,6 +617,16 @@ function partNumbering(columns: RecordColumns): (part: KeyPart) => NumberedPart 
     if (!numbered) cache.set(part, (numbered = numberPart(part, columns)));
     return numbered;
   };
+}
+
+/**
+ * The key numbers of the rules at `indexes` (as candidatePairs numbers them), to hand to
+ * candidatePairs as its `keys`: a second thread can number some rules while the first numbers the others.
+ */
+export function numberRules(rules: readonly BlockingRule[], left: readonly LinkRecord[], right: readonly LinkRecord[], indexes: Iterable<number>): Map<number, NumberedPart> {
+  const columns = columnsOf(left, right);
+  const partNumbers = partNumbering(columns);
+  return new Map([...indexes].map((index) => [index, numberRule(rules[index]!, partNumbers, columns)]));
 }
 
 /**
@@ -626,6 +647,8 @@ export function candidatePairs(
     maxBlockSize?: number;
     /** Only pairs with at least one record flagged here (left index in link mode: i, or either side when deduping). */
     involving?: Uint8Array;
+    /** Rules' key numbers worked out already (by {@link numberRules}, on another thread), by the rule's index. */
+    keys?: ReadonlyMap<number, NumberedPart>;
   } = {},
 ): { pairs: PairList; byRule: Record<string, number> } {
   const involving = opts.involving;
@@ -643,8 +666,8 @@ export function candidatePairs(
   const partNumbers = partNumbering(columns);
   // Each earlier rule's key numbers, -1 where a record has no key or its block was skipped.
   const earlier: { leftIds: Int32Array; rightIds: Int32Array }[] = [];
-  for (const rule of rules) {
-    const { left: leftIds, right: rightIds, values: keys } = numberRule(rule, partNumbers, columns);
+  for (const [index, rule] of rules.entries()) {
+    const { left: leftIds, right: rightIds, values: keys } = opts.keys?.get(index) ?? numberRule(rule, partNumbers, columns);
     // Blocks of the right side: members of key k are members[start[k] .. start[k + 1]), ascending.
     const start = new Int32Array(keys + 1);
     for (const k of rightIds) if (k >= 0) start[k + 1]!++;
@@ -729,6 +752,53 @@ export interface ScoredCandidates {
   weights: Float64Array;
 }
 
+/** A link task for {@link scoreCandidates}: the records, the comparisons and how to block and train. */
+export interface ScoringTask {
+  comparisons: readonly Comparison[];
+  blocking: readonly BlockingRule[];
+  training?: { rules: readonly BlockingRule[]; maxPairs: number };
+  left: readonly LinkRecord[];
+  right?: readonly LinkRecord[];
+  sessions?: readonly TrainingSession[];
+  maxBlockSize?: number;
+  tfMinimumCount?: number;
+}
+
+/**
+ * What training needs besides the candidates' levels: the training sample's levels (when the task
+ * has training rules) and, optionally, u. None of it depends on the candidates, so another thread
+ * can work it out while this one blocks (see score-on-two-threads.ts).
+ */
+export interface TrainingInputs {
+  /** Pairs in the training sample. */
+  trainingPairs: number;
+  /** Their levels; undefined when the task has no training rules or they found no pair. */
+  training: GammaTable | undefined;
+  /** u as trainModel works it out by default (seed 1, 200,000 random pairs); undefined: trainModel works it out. */
+  u?: number[][];
+}
+
+/**
+ * The training sample of a task and its levels, with u when `withU`. Training pairs are found on
+ * their own, not only where the candidates miss them: a session learns from a fair sample of what
+ * its rule finds (matches included), not what is left over.
+ */
+export function trainingInputs(task: ScoringTask, opts: { withU?: boolean } = {}): TrainingInputs {
+  const { comparisons, left } = task;
+  const dedupe = task.right === undefined;
+  const right = task.right ?? left;
+  const maxBlockSize = task.maxBlockSize ?? 5_000;
+  const trainingRules = (task.training?.rules ?? []).map((rule) =>
+    sampledRule(rule, dedupe ? left : [...left, ...right], task.training!.maxPairs, maxBlockSize),
+  );
+  const training = trainingRules.length > 0 ? candidatePairs(trainingRules, left, right, { dedupe, maxBlockSize }).pairs : undefined;
+  return {
+    trainingPairs: training?.length ?? 0,
+    training: training && training.length > 0 ? gammaTable(comparisons, left, right, training) : undefined,
+    ...(opts.withU ? { u: estimateU(comparisons, left, right, { seed: 1, pairs: 200_000 }) } : {}),
+  };
+}
+
 /**
  * Block, compare, train and score: the whole unsupervised linkage of `left` with `right` (or of
  * `left` with itself when `right` is absent).
@@ -739,29 +809,26 @@ export interface ScoredCandidates {
  * compared and used by the sessions that ask for them (`from: 'training'`); they are never scored
  * as links.
  */
-export function scoreCandidates(opts: {
-  comparisons: readonly Comparison[];
-  blocking: readonly BlockingRule[];
-  training?: { rules: readonly BlockingRule[]; maxPairs: number };
-  left: readonly LinkRecord[];
-  right?: readonly LinkRecord[];
-  sessions?: readonly TrainingSession[];
-  maxBlockSize?: number;
-  tfMinimumCount?: number;
-}): ScoredCandidates {
-  const { comparisons, left } = opts;
-  const dedupe = opts.right === undefined;
-  const right = opts.right ?? left;
-  const maxBlockSize = opts.maxBlockSize ?? 5_000;
-  const { pairs, byRule } = candidatePairs(opts.blocking, left, right, { dedupe, maxBlockSize });
-  const table = gammaTable(comparisons, left, right, pairs);
-  // Training pairs are found on their own, not only where the candidates miss them: a session
-  // learns from a fair sample of what its rule finds (matches included), not what is left over.
-  const trainingRules = (opts.training?.rules ?? []).map((rule) =>
-    sampledRule(rule, dedupe ? left : [...left, ...right], opts.training!.maxPairs, maxBlockSize),
-  );
-  const training = trainingRules.length > 0 ? candidatePairs(trainingRules, left, right, { dedupe, maxBlockSize }).pairs : undefined;
-  const trainingPairs = training?.length ?? 0;
+export function scoreCandidates(task: ScoringTask): ScoredCandidates {
+  const right = task.right ?? task.left;
+  const { pairs, byRule } = candidatePairs(task.blocking, task.left, right, { dedupe: task.right === undefined, maxBlockSize: task.maxBlockSize ?? 5_000 });
+  const table = gammaTable(task.comparisons, task.left, right, pairs);
+  return trainAndScore(task, { pairs, byRule, table }, trainingInputs(task));
+}
+
+/**
+ * The rest of {@link scoreCandidates} once the candidates and their levels are known: train the
+ * model (from `inputs`) and weigh every candidate. Forgets the task's numbered columns.
+ */
+export function trainAndScore(
+  task: ScoringTask,
+  candidates: { pairs: PairList; byRule: Record<string, number>; table: GammaTable },
+  inputs: TrainingInputs,
+): ScoredCandidates {
+  const { comparisons, left } = task;
+  const dedupe = task.right === undefined;
+  const right = task.right ?? left;
+  const { pairs, byRule, table } = candidates;
   let model: LinkModel | undefined;
   let untrainable: ModelNotTrainableError | undefined;
   if (pairs.length === 0) untrainable = new ModelNotTrainableError('no candidate pairs');
@@ -769,9 +836,10 @@ export function scoreCandidates(opts: {
     try {
       model = trainModel(comparisons, left, right, table, {
         dedupe,
-        ...(opts.sessions ? { sessions: opts.sessions } : {}),
-        ...(opts.tfMinimumCount === undefined ? {} : { tfMinimumCount: opts.tfMinimumCount }),
-        ...(training && training.length > 0 ? { training: gammaTable(comparisons, left, right, training) } : {}),
+        ...(task.sessions ? { sessions: task.sessions } : {}),
+        ...(task.tfMinimumCount === undefined ? {} : { tfMinimumCount: task.tfMinimumCount }),
+        ...(inputs.training ? { training: inputs.training } : {}),
+        ...(inputs.u ? { u: inputs.u } : {}),
       });
     } catch (error) {
       if (!(error instanceof ModelNotTrainableError)) throw error;
@@ -780,7 +848,7 @@ export function scoreCandidates(opts: {
   }
   const weights = model ? scoreWeights(model, table, left, right, pairs) : new Float64Array(0);
   forgetColumns(left, right);
-  return { pairs, table, byRule, trainingPairs, model, weights, ...(untrainable ? { untrainable } : {}) };
+  return { pairs, table, byRule, trainingPairs: inputs.trainingPairs, model, weights, ...(untrainable ? { untrainable } : {}) };
 }
 
 /**
@@ -893,9 +961,11 @@ export function trainModel(
      * candidates.
      */
     training?: GammaTable;
+    /** u as {@link estimateU} gives it with this seed and `uPairs`, worked out elsewhere (another thread). */
+    u?: number[][];
   } = {},
 ): LinkModel {
-  const u = estimateU(comparisons, left, right, { seed: opts.seed ?? 1, pairs: opts.uPairs ?? 200_000 });
+  const u = opts.u ?? estimateU(comparisons, left, right, { seed: opts.seed ?? 1, pairs: opts.uPairs ?? 200_000 });
   const patterns = patternsOf(gammas);
   const trainingPatterns = opts.training ? patternsOf(opts.training) : undefined;
   const em = opts.sessions

@@ -6,7 +6,7 @@ import { hash53 } from '../util/hash.ts';
 import { copyBinaryRows, loadWithIndexesAfter, reserveIds, type BinaryCell } from '../db/copy-rows.ts';
 import { clusterMembers, pairGuard, type CandidateLink, type ClusterMember } from './clusters.ts';
 import { personDetails, type PersonDetail } from './person-details.ts';
-import { candidatePairs, gammaAt, gammaTable, probabilityOf, scoreCandidates, scorePair, scoreWeights, type LinkModel, type LinkRecord } from './model.ts';
+import { candidatePairs, gammaAt, gammaTable, probabilityOf, scoreCandidates, scorePair, scoreWeights, type LinkModel, type LinkRecord, type ScoredCandidates } from './model.ts';
 import { parseStoredModel } from './breakdown.ts';
 import { forgetColumns } from './columns.ts';
 import { JobError } from '../errors.ts';
@@ -15,7 +15,8 @@ import { loadProfiles, recordKey, type LoadedProfiles, type LoadedRecord, type P
 
 export { loadProfiles, profilesOf } from './profiles.ts';
 import { assignStableIds } from './stable-ids.ts';
-import { COUNCIL_BLOCKING, COUNCIL_COMPARISONS, COUNCIL_SESSIONS, COUNCIL_TRAINING } from './council.ts';
+import { COUNCIL_BLOCKING, COUNCIL_COMPARISONS, COUNCIL_MAX_BLOCK_SIZE, councilScoringTask } from './council.ts';
+import { scoreCouncilOnTwoThreads, TWO_THREADS_FROM } from './score-on-two-threads.ts';
 
 /**
  * The match stage: link the person records of the current extracts (`raw.*` rows of files not
@@ -75,7 +76,7 @@ export interface MatchSummary {
   splits: number;
   storedPairs: number;
   modelTrained: boolean;
-  /** Wall-clock seconds spent comparing candidate pairs (levels, EM training, scoring), single-threaded. */
+  /** Wall-clock seconds spent blocking and comparing candidate pairs (levels, EM training, scoring); a first match on a large council does it on two threads. */
   scoringSeconds: number;
 }
 
@@ -97,16 +98,13 @@ function splitRecordKey(key: string): [string, string] {
   return [key.slice(0, cut), key.slice(cut + 1)];
 }
 
-/** Scored pairs of profiles: the council model (undefined when too few pairs to train), the pairs, their levels and total weights. */
-function scoreProfiles(profiles: readonly Profile[]) {
-  return scoreCandidates({
-    comparisons: COUNCIL_COMPARISONS,
-    blocking: COUNCIL_BLOCKING,
-    training: COUNCIL_TRAINING,
-    left: profiles,
-    sessions: COUNCIL_SESSIONS,
-    maxBlockSize: 20_000,
-  });
+/**
+ * Scored pairs of profiles: the council model (undefined when too few pairs to train), the pairs,
+ * their levels and total weights; on two threads from TWO_THREADS_FROM profiles (the same result).
+ */
+async function scoreProfiles(profiles: readonly Profile[], timings: Record<string, number>): Promise<ScoredCandidates> {
+  if (profiles.length >= TWO_THREADS_FROM) return scoreCouncilOnTwoThreads(profiles, { timings });
+  return scoreCandidates(councilScoringTask(profiles));
 }
 
 /**
@@ -115,7 +113,7 @@ function scoreProfiles(profiles: readonly Profile[]) {
  * unchanged pair keeps its weight).
  */
 function scoreFreshProfiles(profiles: readonly Profile[], fresh: Uint8Array, model: LinkModel) {
-  const { pairs, byRule } = candidatePairs(COUNCIL_BLOCKING, profiles, profiles, { dedupe: true, maxBlockSize: 20_000, involving: fresh });
+  const { pairs, byRule } = candidatePairs(COUNCIL_BLOCKING, profiles, profiles, { dedupe: true, maxBlockSize: COUNCIL_MAX_BLOCK_SIZE, involving: fresh });
   const table = gammaTable(COUNCIL_COMPARISONS, profiles, profiles, pairs);
   const weights = scoreWeights(model, table, profiles, profiles, pairs);
   forgetColumns(profiles, profiles);
@@ -337,7 +335,8 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
   );
   const modelRun = incremental ? last!.modelRun : ctx.runId;
   const scoringStarted = performance.now();
-  const { model, pairs, byRule, trainingPairs, table, weights } = incremental ? scoreFreshProfiles(profiles, fresh, last!.model!) : scoreProfiles(profiles);
+  const scoringMs: Record<string, number> = {};
+  const { model, pairs, byRule, trainingPairs, table, weights } = incremental ? scoreFreshProfiles(profiles, fresh, last!.model!) : await scoreProfiles(profiles, scoringMs);
   const scoringSeconds = (performance.now() - scoringStarted) / 1000;
   // Phases are timed from the end of scoring, so building the links below is the phase 'links'.
   let phaseStarted = performance.now();
@@ -535,7 +534,7 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
     modelTrained: model !== undefined,
     scoringSeconds,
   };
-  log.info({ ...summary, phaseMs }, 'people linked');
+  log.info({ ...summary, phaseMs, scoringMs }, 'people linked');
   return summary;
 }
 
