@@ -199,7 +199,7 @@ async function benchScale(scale: number, admin: pg.Client): Promise<ScaleResult>
     }
     try {
       const r = JSON.parse(run.stdout) as {
-        match: { people: { records: number; candidatePairs: number; trainingPairs?: number; scoringSeconds: number; persons: number }; families: { families: number } };
+        match: { people: { records: number; candidatePairs: number; trainingPairs?: number; scoringSeconds: number; scoringThreads?: number; persons: number }; families: { families: number } };
         seconds: Record<string, number>;
         claim?: { lines: number };
         process?: { peakRssMb?: number };
@@ -213,7 +213,8 @@ async function benchScale(scale: number, admin: pg.Client): Promise<ScaleResult>
         trainingPairs: m.people.trainingPairs ?? 0,
         scoringSeconds: m.people.scoringSeconds,
         // Every pair compared counts: candidates and the training sample alike.
-        pairsPerSecondPerCore: Math.round((m.people.candidatePairs + (m.people.trainingPairs ?? 0)) / m.people.scoringSeconds),
+        // Per core: a first match on a large council scores on two threads (scoringThreads).
+        pairsPerSecondPerCore: Math.round((m.people.candidatePairs + (m.people.trainingPairs ?? 0)) / m.people.scoringSeconds / (m.people.scoringThreads ?? 1)),
         people: m.people.persons,
         families: m.families.families,
         exitCode: run.code,

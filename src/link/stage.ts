@@ -76,8 +76,10 @@ export interface MatchSummary {
   splits: number;
   storedPairs: number;
   modelTrained: boolean;
-  /** Wall-clock seconds spent blocking and comparing candidate pairs (levels, EM training, scoring); a first match on a large council does it on two threads. */
+  /** Wall-clock seconds spent blocking and comparing candidate pairs (levels, EM training, scoring). */
   scoringSeconds: number;
+  /** Threads that scored: 2 for a first (full) match of TWO_THREADS_FROM profiles or more, else 1. */
+  scoringThreads: 1 | 2;
 }
 
 /** Pairs below this probability are counted but not stored (explain-match recomputes any pair). */
@@ -566,6 +568,7 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
     storedPairs: storedCount,
     modelTrained: model !== undefined,
     scoringSeconds,
+    scoringThreads: !incremental && profiles.length >= TWO_THREADS_FROM ? 2 : 1,
   };
   log.info({ ...summary, phaseMs, scoringMs }, 'people linked');
   return summary;
