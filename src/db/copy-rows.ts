@@ -24,37 +24,10 @@ export type IndexAfterLoadTable = 'core.person_record' | 'core.link_pair' | 'cor
  * created again in it (core.drop_indexes_for_load, core.restore_indexes), and the commit is
  * refused if they were not. A failure in `load` leaves them to the rollback.
  */
-export async function loadWithIndexesAfter<T>(
-  k: Kysely<any>,
-  table: IndexAfterLoadTable,
-  load: () => Promise<T>,
-  opts: {
-    /**
-     * Work for this thread while the server builds the indexes (it runs once the statement has
-     * gone to the server, or after `load` when no index was dropped), told whether they are
-     * built yet: it should stop soon after (its promise resolved), letting the event loop run
-     * meanwhile. It must not use the connection.
-     */
-    whileIndexesBuild?: (built: () => boolean) => Promise<void>;
-  } = {},
-): Promise<T> {
+export async function loadWithIndexesAfter<T>(k: Kysely<any>, table: IndexAfterLoadTable, load: () => Promise<T>): Promise<T> {
   const { rows } = await sql<{ dropped: number }>`SELECT core.drop_indexes_for_load(${table}::regclass) AS dropped`.execute(k);
   const result = await load();
-  if (rows[0]!.dropped > 0) {
-    const restored = sql`SELECT core.restore_indexes(${table}::regclass)`.execute(k);
-    if (opts.whileIndexesBuild) {
-      // Handled where it is awaited; until then a failure must not count as unhandled.
-      restored.catch(() => {});
-      // Let the statement reach the server before this thread is kept busy.
-      await new Promise((resolve) => setImmediate(resolve));
-      let built = false;
-      void restored.then(() => {
-        built = true;
-      });
-      await opts.whileIndexesBuild(() => built);
-    }
-    await restored;
-  } else await opts.whileIndexesBuild?.(() => true);
+  if (rows[0]!.dropped > 0) await sql`SELECT core.restore_indexes(${table}::regclass)`.execute(k);
   return result;
 }
 
@@ -173,23 +146,6 @@ class BinaryTuples {
         if (typeof value !== 'string') throw new TypeError(`not a string for a text column: ${String(value)}`);
         const text = value;
         this.#room(4 + text.length * 3);
-        // Short ASCII (sources, record ids, outcomes: millions of them) byte by byte: a call into
-        // the runtime's UTF-8 writer costs more than the loop.
-        if (text.length <= 32) {
-          const buffer = this.#buffer;
-          const start = this.#at + 4;
-          let n = 0;
-          for (; n < text.length; n++) {
-            const code = text.charCodeAt(n);
-            if (code >= 0x80) break;
-            buffer[start + n] = code;
-          }
-          if (n === text.length) {
-            buffer.writeInt32BE(n, this.#at);
-            this.#at = start + n;
-            return;
-          }
-        }
         const written = this.#buffer.write(text, this.#at + 4, 'utf8');
         this.#buffer.writeInt32BE(written, this.#at);
         this.#at += 4 + written;
@@ -229,81 +185,29 @@ class BinaryTuples {
 }
 
 /**
- * Rows for {@link copyBinaryRows}, the first of them already encoded (see {@link encodeRowsAhead}).
- */
-export interface RowsEncodedAhead {
-  readonly kind: 'encoded ahead';
-  /** The first rows' tuples, in chunks as copyBinaryRows sends them. */
-  readonly chunks: readonly Uint8Array[];
-  /** How many rows the chunks hold. */
-  readonly count: number;
-  /** The rows not yet encoded. */
-  readonly rest: Iterator<readonly BinaryCell[]>;
-}
-
-/**
- * Encode the first rows for {@link copyBinaryRows} now, up to about `maxBytes` and until `stop`
- * says so (asked before each row; the event loop runs after each megabyte): work for this thread while
- * the connection is busy with a statement of its own (an index being built), so that the COPY
- * that follows has less to encode. The rest are encoded as the COPY consumes them.
- */
-export async function encodeRowsAhead(
-  target: string,
-  types: readonly BinaryColumnType[],
-  rows: Iterable<readonly BinaryCell[]>,
-  opts: { maxBytes: number; stop?: () => boolean },
-): Promise<RowsEncodedAhead> {
-  const rest = rows[Symbol.iterator]();
-  const chunks: Uint8Array[] = [];
-  const tuples = new BinaryTuples();
-  let bytes = 0;
-  let count = 0;
-  while (bytes + tuples.size < opts.maxBytes && !opts.stop?.()) {
-    const next = rest.next();
-    if (next.done) break;
-    tupleOf(tuples, target, types, next.value);
-    count++;
-    if (tuples.size >= CHUNK_BYTES - 4096) {
-      const chunk = tuples.take();
-      bytes += chunk.length;
-      chunks.push(chunk);
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-  }
-  if (tuples.size > 0) chunks.push(tuples.take());
-  return { kind: 'encoded ahead', chunks, count, rest };
-}
-
-function tupleOf(tuples: BinaryTuples, target: string, types: readonly BinaryColumnType[], row: readonly BinaryCell[]): void {
-  if (row.length !== types.length) throw new TypeError(`a row of ${row.length} values for ${types.length} columns of ${target}`);
-  tuples.tuple(types, row);
-}
-
-/**
  * Bulk-load rows with binary COPY (`COPY target FROM STDIN (FORMAT binary)`), each column
  * written as `types` says, which must be the target columns' own types (binary COPY does not
  * convert: an int4 column refuses an int8). Much faster than INSERT for hundreds of thousands of
  * rows, on a server and on PGlite alike, and cheaper than text COPY on both sides: nothing is
- * formatted as text and parsed again. Rows may come lazily, or some encoded ahead
- * ({@link encodeRowsAhead}, for the same target and types); nothing is sent for no rows. Returns
- * how many rows were sent.
+ * formatted as text and parsed again. Rows may come lazily; nothing is
+ * sent for no rows. Returns how many rows were sent.
  */
 export async function copyBinaryRows(
   session: DbSession,
   target: string,
   types: readonly BinaryColumnType[],
-  rows: Iterable<readonly BinaryCell[]> | RowsEncodedAhead,
+  rows: Iterable<readonly BinaryCell[]>,
 ): Promise<number> {
-  const ahead: RowsEncodedAhead = 'kind' in rows && rows.kind === 'encoded ahead' ? rows : { kind: 'encoded ahead', chunks: [], count: 0, rest: (rows as Iterable<readonly BinaryCell[]>)[Symbol.iterator]() };
-  const iterator = ahead.rest;
+  const iterator = rows[Symbol.iterator]();
   let next = iterator.next();
-  if (next.done && ahead.count === 0) return 0;
-  let count = ahead.count;
+  if (next.done) return 0;
+  let count = 0;
   async function* chunks(): AsyncGenerator<Uint8Array> {
-    yield* ahead.chunks;
     const tuples = new BinaryTuples();
     for (; !next.done; next = iterator.next()) {
-      tupleOf(tuples, target, types, next.value);
+      const row = next.value;
+      if (row.length !== types.length) throw new TypeError(`a row of ${row.length} values for ${types.length} columns of ${target}`);
+      tuples.tuple(types, row);
       count++;
       if (tuples.size >= CHUNK_BYTES - 4096) yield tuples.take();
     }

@@ -309,63 +309,6 @@ export function scorePair(model: LinkModel, gamma: Gamma, a?: LinkRecord, b?: Li
 }
 
 /**
- * {@link scorePair} for many pairs of one model's task, to the bit: each level's weight worked
- * out once, and a left record's term-frequency adjustment once per record (`aIndex` names it
- * among `records` records), where scorePair works out logarithms and looks up names pair by pair.
- * Returns the pair's total weight and each comparison's contribution, and the contributions as
- * `round` gives them (worked out once per level, or per level and record).
- */
-export function pairScorer(
-  model: LinkModel,
-  records: number,
-  round: (contribution: number) => number = (c) => c,
-): (gamma: Gamma, a: LinkRecord, aIndex: number) => { weight: number; contributions: number[]; rounded: number[] } {
-  const prior = Math.log2(model.prior / (1 - model.prior));
-  const levelWeights = model.comparisons.map((c) => c.levels.map((level) => levelWeight(level)));
-  const roundedLevels = levelWeights.map((ws) => ws.map(round));
-  const roundedNull = round(0);
-  const tf = model.termFrequencies
-    ? tfByComparison(model).map((t, k) =>
-        t
-          ? {
-              t,
-              level: t.table.level,
-              field: t.table.field,
-              u: model.comparisons[k]!.levels[t.table.level]!.u,
-              byRecord: new Float64Array(records).fill(Number.NaN),
-              roundedByRecord: new Float64Array(records),
-            }
-          : undefined,
-      )
-    : [];
-  return (gamma, a, aIndex) => {
-    let weight = prior;
-    const contributions: number[] = [];
-    const rounded: number[] = [];
-    for (let k = 0; k < gamma.length; k++) {
-      const level = gamma[k]!;
-      let w = level < 0 ? 0 : levelWeights[k]![level]!;
-      const adjusted = tf[k];
-      if (adjusted && level === adjusted.level) {
-        let adjust = adjusted.byRecord[aIndex]!;
-        if (Number.isNaN(adjust)) {
-          adjusted.byRecord[aIndex] = adjust = preparedTfWeight(adjusted.t, adjusted.u, a[adjusted.field] ?? '');
-          adjusted.roundedByRecord[aIndex] = round(w + adjust);
-        }
-        w += adjust;
-        rounded.push(adjusted.roundedByRecord[aIndex]!);
-      } else {
-        // scorePair adds an adjustment of 0 here: w + 0 is w.
-        rounded.push(level < 0 ? roundedNull : roundedLevels[k]![level]!);
-      }
-      contributions.push(w);
-      weight += w;
-    }
-    return { weight, contributions, rounded };
-  };
-}
-
-/**
  * The total match weight of every pair in a table (what {@link scorePair} gives, without the
  * per-comparison breakdown), with the term-frequency adjustment from the pairs' records. No
  * allocation per pair: this is the hot loop of linkage.

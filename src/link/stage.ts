@@ -3,10 +3,10 @@ import type { DbSession } from '../db/index.ts';
 import type { RunContext } from '../run/context.ts';
 import { batches } from '../util/batches.ts';
 import { hash53 } from '../util/hash.ts';
-import { copyBinaryRows, encodeRowsAhead, loadWithIndexesAfter, reserveIds, type BinaryCell, type BinaryColumnType, type RowsEncodedAhead } from '../db/copy-rows.ts';
+import { copyBinaryRows, loadWithIndexesAfter, reserveIds, type BinaryCell } from '../db/copy-rows.ts';
 import { clusterMembers, pairGuard, type CandidateLink, type ClusterMember } from './clusters.ts';
 import { personDetails, type PersonDetail } from './person-details.ts';
-import { candidatePairs, gammaAt, gammaTable, pairScorer, probabilityOf, scoreCandidates, scoreWeights, type LinkModel, type LinkRecord, type ScoredCandidates } from './model.ts';
+import { candidatePairs, gammaAt, gammaTable, probabilityOf, scoreCandidates, scorePair, scoreWeights, type LinkModel, type LinkRecord, type ScoredCandidates } from './model.ts';
 import { parseStoredModel } from './breakdown.ts';
 import { forgetColumns } from './columns.ts';
 import { JobError } from '../errors.ts';
@@ -84,17 +84,6 @@ export interface MatchSummary {
 
 /** Pairs below this probability are counted but not stored (explain-match recomputes any pair). */
 const STORE_PAIRS_FROM = 0.01;
-
-/** The stored pairs' table and columns, as copyBinaryRows writes them. */
-const LINK_PAIR_TARGET = 'core.link_pair (run_id, source_a, record_a, source_b, record_b, weight, probability, levels, contributions, outcome, reason)';
-const LINK_PAIR_TYPES: readonly BinaryColumnType[] = ['int8', 'text', 'text', 'text', 'text', 'float8', 'float8', 'int2[]', 'float4[]', 'text', 'text'];
-
-/**
- * At most this many bytes of stored pairs (some 230 a pair) are encoded while the person records'
- * indexes are built (at 1x, the indexes are built before half that is encoded). More could hold
- * hundreds of megabytes at 4x.
- */
-const PAIRS_AHEAD_BYTES = 128 * 1024 * 1024;
 
 
 /** The person records of every current extract, in a fixed order (whole: for small lookups and tests). */
@@ -234,13 +223,7 @@ async function writePersonRecords(
   session: DbSession,
   loaded: LoadedProfiles,
   personOf: (profile: number) => number,
-  opts: {
-    runId: number;
-    linkedBefore: boolean;
-    phase?: (name: string) => void;
-    /** Work for this thread while the server builds the table's indexes after a first load (see loadWithIndexesAfter). */
-    whileIndexesBuild?: (built: () => boolean) => Promise<void>;
-  },
+  opts: { runId: number; linkedBefore: boolean; phase?: (name: string) => void },
 ): Promise<void> {
   const k = session.kysely;
   const phase = opts.phase ?? (() => {});
@@ -252,15 +235,10 @@ async function writePersonRecords(
     function* personRecords(): Generator<BinaryCell[]> {
       for (const [source, recordId, p] of loaded.profileByLine.records()) yield [source, recordId, personOf(p), loaded.linkageKeys[p]!, runId];
     }
-    await loadWithIndexesAfter(
-      k,
-      'core.person_record',
-      async () => {
-        await copyBinaryRows(session, 'core.person_record (source, record_id, person_id, linkage_key, run_id)', ['text', 'text', 'int8', 'int8', 'int8'], personRecords());
-        phase('person records: inserted');
-      },
-      opts.whileIndexesBuild ? { whileIndexesBuild: opts.whileIndexesBuild } : {},
-    );
+    await loadWithIndexesAfter(k, 'core.person_record', async () => {
+      await copyBinaryRows(session, 'core.person_record (source, record_id, person_id, linkage_key, run_id)', ['text', 'text', 'int8', 'int8', 'int8'], personRecords());
+      phase('person records: inserted');
+    });
     phase('person records: indexes built');
     return;
   }
@@ -454,62 +432,9 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
     await copyBinaryRows(session, 'core.person (person_id, created_run)', ['int8', 'int8'], newClusters.map((c) => [personIdOf[c]!, ctx.runId]));
   }
 
-  // The evidence: every pair scored at or above STORE_PAIRS_FROM, and the model.
-  let reviewQueue = 0;
-  // A comparison's contribution takes few values (one a level, or a level and a name's
-  // frequency): each is rounded once, not seven million times at 1x (0.8 -> 0.25 s).
-  const rounded = new Map<number, number>();
-  const fourPlaces = (c: number): number => {
-    let r = rounded.get(c);
-    if (r === undefined) {
-      if (rounded.size >= 1_000_000) rounded.clear();
-      rounded.set(c, (r = Number(c.toFixed(4))));
-    }
-    return r;
-  };
-  // Each profile's first record as source and record id, split once (a profile is in many pairs).
-  const firstSplit: ([string, string] | undefined)[] = new Array(profiles.length);
-  const first = (p: number) => (firstSplit[p] ??= splitRecordKey(firstRecord[p]!));
-  // Rows are made as COPY consumes them: at bench scale there are millions, never held at once.
-  function* storedPairs(): Generator<BinaryCell[]> {
-    // The breakdown (scorePair's, to the bit) is worked out only for the pairs kept as evidence.
-    // No model (too little to train on): no weights, no pairs to store.
-    if (model === undefined || weights.length === 0) return;
-    const scoreOf = pairScorer(model, profiles.length, fourPlaces);
-    for (let n = 0; n < weights.length; n++) {
-      if (probabilityOf(weights[n]!) < STORE_PAIRS_FROM) continue;
-      const a = pairs.left[n]!;
-      const b = pairs.right[n]!;
-      const gamma = gammaAt(table, n);
-      const { weight, rounded } = scoreOf(gamma, profiles[a]!, a);
-      const score = { weight, probability: probabilityOf(weight) };
-      const link = linkOfPair.get(n);
-      const why = link === undefined ? undefined : refused[link];
-      const inBand = score.probability >= reviewLow && score.probability < reviewHigh && !decided.has(`${a}|${b}`);
-      // A pair the guards keep apart is not worth a reviewer's time: no decision could join it.
-      const keptApart = link === undefined ? pairGuard(members[a]!, members[b]!) : undefined;
-      const outcome = why ? 'refused' : link !== undefined ? 'linked' : inBand && !keptApart ? 'review' : 'not linked';
-      if (inBand && (outcome === 'review' || outcome === 'linked')) reviewQueue++;
-      const [sa, ra] = first(a);
-      const [sb, rb] = first(b);
-      // Contributions to 4 decimal places, as stored before they went in binary (a 4-place
-      // decimal and the double nearest it give the same float4 at these magnitudes).
-      yield [
-        ctx.runId, sa, ra, sb, rb, score.weight, score.probability,
-        gamma, rounded, outcome, why ?? keptApart ?? null,
-      ];
-    }
-  }
-  // On a first run the server builds the person records' indexes for seconds with nothing for
-  // this thread to do: the first stored pairs are encoded meanwhile.
-  let pairsAhead: RowsEncodedAhead | undefined;
-  const encodePairsAhead = async (built: () => boolean) => {
-    pairsAhead = await encodeRowsAhead(LINK_PAIR_TARGET, LINK_PAIR_TYPES, storedPairs(), { maxBytes: PAIRS_AHEAD_BYTES, stop: built });
-  };
-
   phase('new people');
   const personOf = (p: number) => personIdOf[clusterOfProfile[p]!]!;
-  await writePersonRecords(session, loaded, personOf, { runId: ctx.runId, linkedBefore, phase, whileIndexesBuild: encodePairsAhead });
+  await writePersonRecords(session, loaded, personOf, { runId: ctx.runId, linkedBefore, phase });
   phase('person records');
   await writePersonDetails(session, personDetails(profiles, loaded.recordsIn, personOf), ctx.runId);
   phase('person details');
@@ -523,8 +448,53 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
   });
 
   phase('person changes');
+  // The evidence: every pair scored at or above STORE_PAIRS_FROM, and the model.
+  const first = (p: number) => splitRecordKey(firstRecord[p]!);
+  let reviewQueue = 0;
+  // A comparison's contribution takes few values (one a level, or a level and a name's
+  // frequency): each is rounded once, not seven million times at 1x (0.8 -> 0.25 s).
+  const rounded = new Map<number, number>();
+  const fourPlaces = (c: number): number => {
+    let r = rounded.get(c);
+    if (r === undefined) {
+      if (rounded.size >= 1_000_000) rounded.clear();
+      rounded.set(c, (r = Number(c.toFixed(4))));
+    }
+    return r;
+  };
+  // Rows are made as COPY consumes them: at bench scale there are millions, never held at once.
+  function* storedPairs(): Generator<BinaryCell[]> {
+    for (let n = 0; n < weights.length; n++) {
+      if (probabilityOf(weights[n]!) < STORE_PAIRS_FROM) continue;
+      const a = pairs.left[n]!;
+      const b = pairs.right[n]!;
+      const gamma = gammaAt(table, n);
+      // The breakdown is worked out only for the pairs kept as evidence.
+      const score = scorePair(model!, gamma, profiles[a], profiles[b]);
+      const link = linkOfPair.get(n);
+      const why = link === undefined ? undefined : refused[link];
+      const inBand = score.probability >= reviewLow && score.probability < reviewHigh && !decided.has(`${a}|${b}`);
+      // A pair the guards keep apart is not worth a reviewer's time: no decision could join it.
+      const keptApart = link === undefined ? pairGuard(members[a]!, members[b]!) : undefined;
+      const outcome = why ? 'refused' : link !== undefined ? 'linked' : inBand && !keptApart ? 'review' : 'not linked';
+      if (inBand && (outcome === 'review' || outcome === 'linked')) reviewQueue++;
+      const [sa, ra] = first(a);
+      const [sb, rb] = first(b);
+      // Contributions to 4 decimal places, as stored before they went in binary (a 4-place
+      // decimal and the double nearest it give the same float4 at these magnitudes).
+      yield [
+        ctx.runId, sa, ra, sb, rb, score.weight, score.probability,
+        gamma, score.contributions.map(fourPlaces), outcome, why ?? keptApart ?? null,
+      ];
+    }
+  }
   const storedCount = await loadWithIndexesAfter(k, 'core.link_pair', async () => {
-    const sent = await copyBinaryRows(session, LINK_PAIR_TARGET, LINK_PAIR_TYPES, pairsAhead ?? storedPairs());
+    const sent = await copyBinaryRows(
+      session,
+      'core.link_pair (run_id, source_a, record_a, source_b, record_b, weight, probability, levels, contributions, outcome, reason)',
+      ['int8', 'text', 'text', 'text', 'text', 'float8', 'float8', 'int2[]', 'float4[]', 'text', 'text'],
+      storedPairs(),
+    );
     phase('evidence: pairs sent');
     return sent;
   });

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyBinaryRows, encodeRowsAhead, type BinaryCell, type BinaryColumnType } from '../../src/db/copy-rows.ts';
+import { copyBinaryRows, type BinaryCell, type BinaryColumnType } from '../../src/db/copy-rows.ts';
 import { availableBackends, testDatabase, type TestDatabase } from '../support/db.ts';
 
 /**
@@ -56,35 +56,6 @@ for (const backend of availableBackends()) {
           { a: '1', d: 'true', f: '2026-10-31', g: '{0,1,2}', h: '{7.5129,-10.0183}' },
           { a: String(2 ** 53 - 1), b: '-2147483648', f: '0001-01-01', g: '{-1,32767}' },
         ]);
-      });
-    });
-
-    it('sends rows encoded ahead and then the rest as one COPY, the same rows as sent at once', async () => {
-      await t.db.transaction(async (s) => {
-        const read = async (table: string) =>
-          (await sql<Record<string, unknown>>`SELECT a::text, b::text, c::text, d::text, e, f::text, g::text, h::text FROM ${sql.raw(table)} ORDER BY n`.execute(s.kysely)).rows;
-        const times = 1000;
-        const rows = function* () {
-          for (let i = 0; i < times; i++) for (const r of ROWS) yield r.binary;
-        };
-        for (const table of ['at_once', 'part_ahead', 'all_ahead', 'none_ahead']) await sql`CREATE TEMP TABLE ${sql.raw(table)} ${sql.raw(TABLE)} ON COMMIT DROP`.execute(s.kysely);
-        expect(await copyBinaryRows(s, `at_once ${COLUMNS}`, TYPES, rows())).toBe(ROWS.length * times);
-        // Stopped by the caller after some rows (as when the indexes are built), or by the size.
-        let asked = 0;
-        const part = await encodeRowsAhead(`part_ahead ${COLUMNS}`, TYPES, rows(), { maxBytes: 64 * 1024 * 1024, stop: () => ++asked > 2500 });
-        expect(part.count).toBe(2500);
-        expect(await copyBinaryRows(s, `part_ahead ${COLUMNS}`, TYPES, part)).toBe(ROWS.length * times);
-        const all = await encodeRowsAhead(`all_ahead ${COLUMNS}`, TYPES, rows(), { maxBytes: 64 * 1024 * 1024 });
-        expect(all.count).toBe(ROWS.length * times);
-        expect(await copyBinaryRows(s, `all_ahead ${COLUMNS}`, TYPES, all)).toBe(ROWS.length * times);
-        const small = await encodeRowsAhead(`none_ahead ${COLUMNS}`, TYPES, rows(), { maxBytes: 1 });
-        expect(small.count).toBe(1);
-        expect(await copyBinaryRows(s, `none_ahead ${COLUMNS}`, TYPES, small)).toBe(ROWS.length * times);
-        expect(await copyBinaryRows(s, `none_ahead ${COLUMNS}`, TYPES, await encodeRowsAhead(`none_ahead ${COLUMNS}`, TYPES, [], { maxBytes: 1024 }))).toBe(0);
-        for (const table of ['at_once', 'part_ahead', 'all_ahead', 'none_ahead']) await sql`ALTER TABLE ${sql.raw(table)} ADD COLUMN n serial`.execute(s.kysely);
-        const atOnce = await read('at_once');
-        expect(atOnce).toHaveLength(ROWS.length * times);
-        for (const table of ['part_ahead', 'all_ahead', 'none_ahead']) expect(await read(table), table).toEqual(atOnce);
       });
     });
 

@@ -58,33 +58,6 @@ for (const backend of availableBackends()) {
       expect(rows[0]!.n).toBe(500);
     });
 
-    it('gives this thread work while the server builds the indexes, told when they are built', async () => {
-      const before = await indexesOf(t.db.kysely, 'core.person_detail');
-      let builtAtEnd = false;
-      await t.db.transaction((s) =>
-        loadWithIndexesAfter(s.kysely, 'core.person_detail', async () => 0, {
-          whileIndexesBuild: async (built) => {
-            while (!built()) {
-              await new Promise((resolve) => setImmediate(resolve));
-            }
-            builtAtEnd = built();
-          },
-        }),
-      );
-      expect(builtAtEnd).toBe(true);
-      expect(await indexesOf(t.db.kysely, 'core.person_detail')).toEqual(before);
-      // A table with rows keeps its indexes: the work runs after the load, told they are there.
-      const told: boolean[] = [];
-      await t.db.transaction((s) =>
-        loadWithIndexesAfter(s.kysely, 'core.person_record', async () => 0, {
-          whileIndexesBuild: async (built) => {
-            told.push(built());
-          },
-        }),
-      );
-      expect(told).toEqual([true]);
-    });
-
     it('keeps the indexes of a table that has rows: a later run writes through them', async () => {
       const before = await indexesOf(t.db.kysely, 'core.person_record');
       const during = await t.db.transaction((s) =>

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { numberedRecords } from '../../src/link/columns.ts';
 import { councilScoringTask } from '../../src/link/council.ts';
-import { candidatePairs, gammaAt, gammaTable, pairScorer, scoreCandidates, scorePair, trainingInputs, type Comparison, type LinkRecord } from '../../src/link/model.ts';
+import { candidatePairs, gammaTable, scoreCandidates, trainingInputs, type Comparison, type LinkRecord } from '../../src/link/model.ts';
 import { scoreCouncilOnTwoThreads } from '../../src/link/score-on-two-threads.ts';
 import { readCouncilRecords } from '../../src/link/synthetic.ts';
 
@@ -76,30 +76,5 @@ describe('scoring on two threads', () => {
     const wholeRecords: Comparison = { name: 'both', isNull: () => false, levels: [{ label: 'else', test: () => true }] };
     expect(() => gammaTable([wholeRecords], standIn, standIn, { length: 1, left: Int32Array.of(0), right: Int32Array.of(1) })).toThrow(/needs whole records/);
     expect(() => numberedRecords(3, { forename: { ids: Int32Array.of(1, 2), values: ['', 'ANN', 'ANNE'] } })).toThrow(/has 2 records, not 3/);
-  });
-});
-
-describe('pairScorer', () => {
-  it("gives scorePair's weight and contributions to the bit, the term-frequency adjustment remembered per record", async () => {
-    const records = await sampleRecords();
-    const { model, pairs, table } = scoreCandidates(councilScoringTask(records));
-    expect(model?.termFrequencies).toBeDefined();
-    const fourPlaces = (c: number) => Number(c.toFixed(4));
-    const scoreOf = pairScorer(model!, records.length, fourPlaces);
-    let adjusted = 0;
-    // Twice over: the second pass reads every adjustment remembered by the first.
-    for (let pass = 0; pass < 2; pass++) {
-      for (let n = 0; n < pairs.length; n++) {
-        const a = pairs.left[n]!;
-        const b = pairs.right[n]!;
-        const expected = scorePair(model!, gammaAt(table, n), records[a], records[b]);
-        const got = scoreOf(gammaAt(table, n), records[a]!, a);
-        expect(got.weight).toBe(expected.weight);
-        expect(got.contributions).toEqual(expected.contributions);
-        expect(got.rounded).toEqual(expected.contributions.map(fourPlaces));
-        if (pass === 0 && expected.termFrequencyAdjustments!.some((x) => x !== 0)) adjusted++;
-      }
-    }
-    expect(adjusted).toBeGreaterThan(0);
   });
 });
