@@ -354,6 +354,10 @@ function smoothed(counts: Float64Array, total: number): number[] {
   return Array.from(counts, (c) => Math.max(FLOOR, (c + 1) / (total + levels)));
 }
 
+/** The seed and number of random pairs u is estimated from, unless told otherwise (estimateU, trainModel). */
+const U_SEED = 1;
+const U_PAIRS = 200_000;
+
 /**
  * u probabilities: how often each level occurs between two random records (nearly all of which
  * are different people). `pairs` random pairs are drawn with a seeded generator.
@@ -364,10 +368,10 @@ export function estimateU(
   right: readonly LinkRecord[],
   opts: { pairs?: number; seed?: number } = {},
 ): number[][] {
-  const rng = new Rng(opts.seed ?? 1);
+  const rng = new Rng(opts.seed ?? U_SEED);
   // A pair of one record with itself is skipped; a stand-in list (numberedRecords) holds distinct records.
   const sameRecord = isNumberedOnly(left) ? (i: number, j: number) => left === right && i === j : (i: number, j: number) => left[i] === right[j];
-  const pairs = opts.pairs ?? 200_000;
+  const pairs = opts.pairs ?? U_PAIRS;
   const counts = comparisons.map((c) => new Float64Array(c.levels.length));
   const totals = new Float64Array(comparisons.length);
   const columns = columnsOf(left, right);
@@ -774,7 +778,7 @@ export interface TrainingInputs {
   trainingPairs: number;
   /** Their levels; undefined when the task has no training rules or they found no pair. */
   training: GammaTable | undefined;
-  /** u as trainModel works it out by default (seed 1, 200,000 random pairs); undefined: trainModel works it out. */
+  /** u as trainModel works it out by default (estimateU's seed and pairs); undefined: trainModel works it out. */
   u?: number[][];
 }
 
@@ -795,7 +799,7 @@ export function trainingInputs(task: ScoringTask, opts: { withU?: boolean } = {}
   return {
     trainingPairs: training?.length ?? 0,
     training: training && training.length > 0 ? gammaTable(comparisons, left, right, training) : undefined,
-    ...(opts.withU ? { u: estimateU(comparisons, left, right, { seed: 1, pairs: 200_000 }) } : {}),
+    ...(opts.withU ? { u: estimateU(comparisons, left, right) } : {}),
   };
 }
 
@@ -965,7 +969,7 @@ export function trainModel(
     u?: number[][];
   } = {},
 ): LinkModel {
-  const u = opts.u ?? estimateU(comparisons, left, right, { seed: opts.seed ?? 1, pairs: opts.uPairs ?? 200_000 });
+  const u = opts.u ?? estimateU(comparisons, left, right, { seed: opts.seed ?? U_SEED, pairs: opts.uPairs ?? U_PAIRS });
   const patterns = patternsOf(gammas);
   const trainingPatterns = opts.training ? patternsOf(opts.training) : undefined;
   const em = opts.sessions

@@ -7,8 +7,8 @@ import { candidatePairs, gammaTable, numberRules, trainAndScore, type LinkRecord
  * The council model's scoring of a first (full) match on two threads. Each thread numbers the
  * keys of some blocking rules; this one then finds the candidate pairs, while the other works out
  * what training needs and does not depend on the candidates (u from random pairs, the training
- * sample and its levels); then each works out the levels of part of the candidates. The result is the same as `scoreCandidates` on one thread,
- * to the bit: the worker is given this thread's numbered columns, and every step is a pure
+ * sample and its levels); then each works out the levels of part of the candidates. The result
+ * is the same as `scoreCandidates` on one thread, to the bit: the worker is given this thread's numbered columns, and every step is a pure
  * function of them. Below {@link TWO_THREADS_FROM} profiles, starting a thread costs more than it
  * saves.
  */
@@ -82,14 +82,18 @@ const STRIPE_PAIRS = 4096;
 /** Whether stripe `s` goes to the worker, for a worker's share `share` of the stripes, spread evenly. */
 const workersStripe = (s: number, share: number) => Math.floor((s + 1) * share) > Math.floor(s * share);
 
-/** The pairs of `pairs` in the stripes `take` says, in order. */
-function stripes(pairs: PairList, stripe: number, take: (s: number) => boolean): PairList {
+/** The stripes of `length` pairs, `stripe` long (the last maybe shorter), as `[from, to)` with whether the worker takes it. */
+function* stripesOf(length: number, stripe: number, share: number): Generator<{ from: number; to: number; worker: boolean }> {
+  for (let from = 0, s = 0; from < length; from += stripe, s++) yield { from, to: Math.min(from + stripe, length), worker: workersStripe(s, share) };
+}
+
+/** The pairs of the worker's stripes (`worker` true) or of this thread's, in order. */
+function stripedPairs(pairs: PairList, stripe: number, share: number, worker: boolean): PairList {
   const left = new Int32Array(pairs.length);
   const right = new Int32Array(pairs.length);
   let length = 0;
-  for (let from = 0, s = 0; from < pairs.length; from += stripe, s++) {
-    if (!take(s)) continue;
-    const to = Math.min(from + stripe, pairs.length);
+  for (const { from, to, worker: theirs } of stripesOf(pairs.length, stripe, share)) {
+    if (theirs !== worker) continue;
     left.set(pairs.left.subarray(from, to), length);
     right.set(pairs.right.subarray(from, to), length);
     length += to - from;
@@ -142,9 +146,9 @@ export async function scoreCouncilOnTwoThreads(
     lap('candidate pairs');
     const share = opts.workerShare ?? 0.3;
     const stripe = opts.stripePairs ?? STRIPE_PAIRS;
-    const theirs = stripes(pairs, stripe, (s) => workersStripe(s, share));
+    const theirs = stripedPairs(pairs, stripe, share, true);
     worker.postMessage(theirs satisfies PairsForWorker, [theirs.left.buffer as ArrayBuffer, theirs.right.buffer as ArrayBuffer]);
-    const mine = gammaTable(task.comparisons, profiles, profiles, stripes(pairs, stripe, (s) => !workersStripe(s, share)));
+    const mine = gammaTable(task.comparisons, profiles, profiles, stripedPairs(pairs, stripe, share, false));
     lap('levels here');
     const training = (await fromWorker) as ScoringWorkerTraining;
     const levels = (await next()) as ScoringWorkerLevels;
@@ -153,17 +157,15 @@ export async function scoreCouncilOnTwoThreads(
     timings['worker: levels'] = levels.ms;
     const width = mine.width;
     const all = new Int8Array(pairs.length * width);
-    let mineAt = 0;
-    let theirsAt = 0;
-    for (let from = 0, s = 0; from < pairs.length; from += stripe, s++) {
-      const n = Math.min(stripe, pairs.length - from) * width;
-      if (workersStripe(s, share)) {
-        all.set(levels.levels.subarray(theirsAt, theirsAt + n), from * width);
-        theirsAt += n;
-      } else {
-        all.set(mine.levels.subarray(mineAt, mineAt + n), from * width);
-        mineAt += n;
-      }
+    // Each stripe's levels back in its place: each thread's levels are its stripes' in order.
+    const read = { worker: 0, here: 0 };
+    for (const { from, to, worker: theirs } of stripesOf(pairs.length, stripe, share)) {
+      const n = (to - from) * width;
+      const source = theirs ? levels.levels : mine.levels;
+      const at = theirs ? read.worker : read.here;
+      all.set(source.subarray(at, at + n), from * width);
+      if (theirs) read.worker += n;
+      else read.here += n;
     }
     const table = { width, length: pairs.length, levels: all };
     const scored = trainAndScore(task, { pairs, byRule, table }, {

@@ -6,7 +6,7 @@ import { hash53 } from '../util/hash.ts';
 import { copyBinaryRows, loadWithIndexesAfter, reserveIds, type BinaryCell } from '../db/copy-rows.ts';
 import { clusterMembers, pairGuard, type CandidateLink, type ClusterMember } from './clusters.ts';
 import { personDetails, type PersonDetail } from './person-details.ts';
-import { candidatePairs, gammaAt, gammaTable, probabilityOf, scoreCandidates, scorePair, scoreWeights, type LinkModel, type LinkRecord, type ScoredCandidates } from './model.ts';
+import { candidatePairs, gammaAt, gammaTable, probabilityOf, scoreCandidates, scorePair, scoreWeights, type LinkModel, type LinkRecord } from './model.ts';
 import { parseStoredModel } from './breakdown.ts';
 import { forgetColumns } from './columns.ts';
 import { JobError } from '../errors.ts';
@@ -98,15 +98,6 @@ export async function loadCurrentPersonRecords(session: DbSession): Promise<Load
 function splitRecordKey(key: string): [string, string] {
   const cut = key.indexOf('|');
   return [key.slice(0, cut), key.slice(cut + 1)];
-}
-
-/**
- * Scored pairs of profiles: the council model (undefined when too few pairs to train), the pairs,
- * their levels and total weights; on two threads from TWO_THREADS_FROM profiles (the same result).
- */
-async function scoreProfiles(profiles: readonly Profile[], timings: Record<string, number>): Promise<ScoredCandidates> {
-  if (profiles.length >= TWO_THREADS_FROM) return scoreCouncilOnTwoThreads(profiles, { timings });
-  return scoreCandidates(councilScoringTask(profiles));
 }
 
 /**
@@ -338,7 +329,12 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
   const modelRun = incremental ? last!.modelRun : ctx.runId;
   const scoringStarted = performance.now();
   const scoringMs: Record<string, number> = {};
-  const { model, pairs, byRule, trainingPairs, table, weights } = incremental ? scoreFreshProfiles(profiles, fresh, last!.model!) : await scoreProfiles(profiles, scoringMs);
+  const scoringThreads = !incremental && profiles.length >= TWO_THREADS_FROM ? 2 : 1;
+  const { model, pairs, byRule, trainingPairs, table, weights } = incremental
+    ? scoreFreshProfiles(profiles, fresh, last!.model!)
+    : scoringThreads === 2
+      ? await scoreCouncilOnTwoThreads(profiles, { timings: scoringMs })
+      : scoreCandidates(councilScoringTask(profiles));
   const scoringSeconds = (performance.now() - scoringStarted) / 1000;
   // Phases are timed from the end of scoring, so building the links below is the phase 'links'.
   let phaseStarted = performance.now();
@@ -538,7 +534,7 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
     storedPairs: storedCount,
     modelTrained: model !== undefined,
     scoringSeconds,
-    scoringThreads: !incremental && profiles.length >= TWO_THREADS_FROM ? 2 : 1,
+    scoringThreads,
   };
   log.info({ ...summary, phaseMs, scoringMs }, 'people linked');
   return summary;

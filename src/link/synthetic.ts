@@ -5,7 +5,7 @@ import { parseDate } from '../ingest/dates.ts';
 import { resolveHeader } from '../ingest/header.ts';
 import { discoverExtracts } from '../ingest/index.ts';
 import { SOURCE_COLUMNS, type SourceName } from '../ingest/sources.ts';
-import { COUNCIL_BLOCKING, COUNCIL_COMPARISONS, COUNCIL_SESSIONS, COUNCIL_TRAINING } from './council.ts';
+import { councilScoringTask } from './council.ts';
 import { evaluateLinkage, type LinkageEvaluation } from './evaluate.ts';
 import type { LinkRecord } from './model.ts';
 import { PERSON_SOURCES, toLinkRecord } from './records.ts';
@@ -76,13 +76,9 @@ export async function evaluateSynthetic(dir: string, opts: { threshold?: number 
     return true;
   });
   const evaluation = evaluateLinkage({
-    comparisons: COUNCIL_COMPARISONS,
-    blocking: COUNCIL_BLOCKING,
-    training: COUNCIL_TRAINING,
+    ...councilScoringTask(records),
     left: records,
     entityOf: (r) => truth.get(`${r.source}|${r.recordId}`)!,
-    sessions: COUNCIL_SESSIONS,
-    maxBlockSize: 20_000,
     ...opts,
   });
   return { records: records.length, ...evaluation };
