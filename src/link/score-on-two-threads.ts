@@ -107,10 +107,12 @@ function stripedPairs(pairs: PairList, stripe: number, share: number, worker: bo
  * numbers the keys of the blocking rules from this index on. `workerShare`: the share of the
  * candidate pairs whose levels the worker works out (it has done its training work by then), in
  * stripes of `stripePairs`. `timings` receives how long each part took, in ms (for the run's log).
+ * `workerModule`: the worker thread's code (scoring-worker.ts unless a test stands in a failing
+ * one); a worker that fails or stops early fails the scoring, with its error as the cause.
  */
 export async function scoreCouncilOnTwoThreads(
   profiles: readonly LinkRecord[],
-  opts: { workerRulesFrom?: number; workerShare?: number; stripePairs?: number; timings?: Record<string, number> } = {},
+  opts: { workerRulesFrom?: number; workerShare?: number; stripePairs?: number; timings?: Record<string, number>; workerModule?: URL } = {},
 ): Promise<ScoredCandidates> {
   const task = councilScoringTask(profiles);
   const timings = opts.timings ?? {};
@@ -128,7 +130,7 @@ export async function scoreCouncilOnTwoThreads(
     input.fields[name] = { ids: column.right, values: column.values.join('\u0000') };
   }
   lap('fields numbered');
-  const worker = new Worker(new URL('./scoring-worker.ts', import.meta.url), { workerData: input });
+  const worker = new Worker(opts.workerModule ?? new URL('./scoring-worker.ts', import.meta.url), { workerData: input });
   try {
     const next = messagesOf(worker);
     const keysFromWorker = next();

@@ -66,7 +66,7 @@ export async function evaluateFamilies(session: DbSession, ctx: RunContext, opts
   const codesArr = sql`${`{${codes.join(',')}}`}::text[]`;
   const pc: PredicateContext = { asOf, ages: plan.ages, identificationWindowMonths: plan.identification_window_months };
   const steps: { step: string; ms: number }[] = [];
-  const exec = async (q: RawBuilder<unknown>, step = 'sql') => {
+  const exec = async <R,>(q: RawBuilder<R>, step = 'sql') => {
     const started = performance.now();
     const result = await q.execute(k);
     steps.push({ step, ms: Math.round(performance.now() - started) });
@@ -293,7 +293,7 @@ export async function evaluateFamilies(session: DbSession, ctx: RunContext, opts
   task.done();
 
   // --- the fingerprint of everything written, and the counts ----------------------------------
-  const hash = await sql<{ h: string }>`
+  const hash = await exec(sql<{ h: string }>`
     SELECT encode(sha256(convert_to(coalesce(string_agg(line, E'\n' ORDER BY line COLLATE "C"), ''), 'UTF8')), 'hex') AS h FROM (
       SELECT concat_ws('|', 'evidence', family_id, phase, problem, rule_index, rule, parameters::text, measured::text, threshold::text, result,
                        array_to_string(source_records, ','), attested_by, tested_on) AS line
@@ -305,8 +305,8 @@ export async function evaluateFamilies(session: DbSession, ctx: RunContext, opts
                                  claimable_by_rules, route, financial_year, payment_gbp) FROM core.family_verdict WHERE evaluation_id = ${evaluationId}
       UNION ALL SELECT concat_ws('|', 'tier', person_id, family_id, from_date, to_date, tier, previous_tier, change, array_to_string(source_records, ','))
       FROM core.tier_history WHERE evaluation_id = ${evaluationId}
-    ) lines`.execute(k);
-  const counts = await sql<{
+    ) lines`, 'evidence hash');
+  const counts = await exec(sql<{
     families: number;
     attached: number;
     after: number;
@@ -335,9 +335,9 @@ export async function evaluateFamilies(session: DbSession, ctx: RunContext, opts
            count(*) FILTER (WHERE route = 'significant_sustained_progress')::int AS by_ssp,
            (SELECT count(*)::int FROM core.rule_evidence WHERE evaluation_id = ${evaluationId}) AS evidence,
            (SELECT count(*)::int FROM core.tier_history WHERE evaluation_id = ${evaluationId}) AS tiers
-    FROM core.family_verdict WHERE evaluation_id = ${evaluationId}`.execute(k);
-  const byProblem = await sql<{ problem: string; n: number }>`
-    SELECT problem, count(*)::int AS n FROM core.problem_at_entry WHERE evaluation_id = ${evaluationId} GROUP BY problem`.execute(k);
+    FROM core.family_verdict WHERE evaluation_id = ${evaluationId}`, 'counts');
+  const byProblem = await exec(sql<{ problem: string; n: number }>`
+    SELECT problem, count(*)::int AS n FROM core.problem_at_entry WHERE evaluation_id = ${evaluationId} GROUP BY problem`, 'counts by problem');
   const c = counts.rows[0]!;
   const problemsAtEntry: Record<string, number> = {};
   for (const code of codes) problemsAtEntry[code] = byProblem.rows.find((r) => r.problem === code)?.n ?? 0;
@@ -365,6 +365,7 @@ export async function evaluateFamilies(session: DbSession, ctx: RunContext, opts
   };
   await exec(sql`UPDATE core.rules_evaluation SET summary = ${JSON.stringify(summary)}::jsonb, evidence_sha256 = ${summary.evidenceSha256}
                  WHERE evaluation_id = ${evaluationId}`, 'summary');
-  log.info({ ...summary, slowestSteps: steps.sort((a, b) => b.ms - a.ms).slice(0, 8) }, 'families evaluated');
+  log.debug({ steps }, 'rules steps');
+  log.info({ ...summary, slowestSteps: [...steps].sort((a, b) => b.ms - a.ms).slice(0, 8) }, 'families evaluated');
   return summary;
 }

@@ -77,4 +77,20 @@ describe('scoring on two threads', () => {
     expect(() => gammaTable([wholeRecords], standIn, standIn, { length: 1, left: Int32Array.of(0), right: Int32Array.of(1) })).toThrow(/needs whole records/);
     expect(() => numberedRecords(3, { forename: { ids: Int32Array.of(1, 2), values: ['', 'ANN', 'ANNE'] } })).toThrow(/has 2 records, not 3/);
   });
+
+  it('a worker that fails or stops early fails the scoring with the cause, and nothing is left waiting', async () => {
+    const records = await sampleRecords();
+    const failure = (workerModule: URL) => scoreCouncilOnTwoThreads(records, { workerModule }).then(() => undefined, (error: unknown) => error as Error);
+    // Fails after sending its keys, while this thread waits for its training work.
+    const thrown = await failure(new URL('./fixtures/scoring-worker-throws.ts', import.meta.url));
+    expect(thrown?.message).toBe('the scoring worker thread failed');
+    expect((thrown?.cause as Error).message).toBe('out of memory (a stand-in)');
+    // Stops before sending anything.
+    const stopped = await failure(new URL('./fixtures/scoring-worker-exits.ts', import.meta.url));
+    expect(stopped?.message).toBe('the scoring worker thread stopped (exit code 3) before it sent what was asked');
+    // The next scoring, with the real worker, is whole.
+    const alone = scoreCandidates(councilScoringTask(records));
+    const again = await scoreCouncilOnTwoThreads(records);
+    expect(Array.from(again.weights)).toEqual(Array.from(alone.weights));
+  });
 });
