@@ -5,11 +5,14 @@
  */
 
 /** Street-type abbreviations councils' systems use, to their full words. */
-const STREET_WORDS: Record<string, string> = {
+const STREET_WORDS = new Map<string, string>(Object.entries({
   rd: 'road', st: 'street', ave: 'avenue', av: 'avenue', ln: 'lane', cl: 'close', dr: 'drive', ct: 'court', gdns: 'gardens',
   cres: 'crescent', cresc: 'crescent', pl: 'place', terr: 'terrace', ter: 'terrace', sq: 'square', gr: 'grove', gro: 'grove',
   pk: 'park', hse: 'house', est: 'estate', wy: 'way', mews: 'mews', hts: 'heights', cott: 'cottages', sth: 'south', nth: 'north',
-};
+}));
+
+/** A whole word (between single spaces or the ends) that is one of {@link STREET_WORDS}. */
+const STREET_WORD = new RegExp(`(?<=^| )(?:${[...STREET_WORDS.keys()].join('|')})(?= |$)`, 'g');
 
 /** Words that name the town or area, not the street, when they end an address. */
 const PLACE_WORDS = new Set(['london', 'greater london', 'uk', 'england']);
@@ -31,8 +34,61 @@ export function normalisePostcode(postcode: string | null | undefined): string {
   return (postcode ?? '').toUpperCase().replace(/[^A-Z0-9]/g, '');
 }
 
-function normaliseStreet(words: string[]): string {
-  return words.map((w) => STREET_WORDS[w] ?? w).join(' ');
+/** Words separated by single spaces, each abbreviation spelled out. */
+function normaliseStreet(words: string): string {
+  return words.replace(STREET_WORD, (word) => STREET_WORDS.get(word)!);
+}
+
+/** A part of an address line: lower case, only letters, digits, `/` and single spaces, trimmed. */
+function cleanPart(part: string): string {
+  return part.replace(/[^a-z0-9/ ]/g, ' ').replace(/\s+/g, ' ').trim();
+}
+
+const COMMA = 44;
+const LF = 10;
+const CR = 13;
+const SPACE = 32;
+const [F, A, U, R] = ['f', 'a', 'u', 'r'].map((c) => c.charCodeAt(0));
+
+/**
+ * The parts of an address line, lower case, split at commas and line breaks, each cleaned
+ * ({@link cleanPart}); blank parts and town names dropped. Most addresses are plain ASCII with
+ * clean parts, which are sliced as they are; anything else goes through the regular expressions.
+ */
+function addressParts(address: string): string[] {
+  const lower = address.toLowerCase();
+  const parts: string[] = [];
+  const keep = (part: string) => {
+    if (part !== '' && !PLACE_WORDS.has(part)) parts.push(part);
+  };
+  let from = 0;
+  for (let at = 0; at <= lower.length; at++) {
+    const c = at < lower.length ? lower.charCodeAt(at) : COMMA;
+    if (c !== COMMA && c !== LF && c !== CR) continue;
+    // One part: [from, at), clean when it holds only a-z, 0-9, / and single spaces.
+    let start = from;
+    let end = at;
+    while (start < end && lower.charCodeAt(start) === SPACE) start++;
+    while (end > start && lower.charCodeAt(end - 1) === SPACE) end--;
+    let clean = true;
+    for (let i = start, lastSpace = false; i < end; i++) {
+      const ch = lower.charCodeAt(i);
+      if (ch === SPACE) {
+        if (lastSpace) {
+          clean = false;
+          break;
+        }
+        lastSpace = true;
+      } else if ((ch >= 97 && ch <= 122) || (ch >= 48 && ch <= 57) || ch === 47) lastSpace = false;
+      else {
+        clean = false;
+        break;
+      }
+    }
+    keep(clean ? lower.slice(start, end) : cleanPart(lower.slice(from, at)));
+    from = at + 1;
+  }
+  return parts;
 }
 
 /**
@@ -40,37 +96,36 @@ function normaliseStreet(words: string[]): string {
  * {@link Dwelling}. An address that cannot be read gives empty number and street.
  */
 export function parseDwelling(address: string | null | undefined, postcode: string | null | undefined): Dwelling {
-  const parts = (address ?? '')
-    .toLowerCase()
-    .split(/[,\n\r]+/)
-    .map((p) => p.replace(/[^a-z0-9/ ]/g, ' ').replace(/\s+/g, ' ').trim())
-    .filter((p) => p !== '' && !PLACE_WORDS.has(p));
+  const parts = addressParts(address ?? '');
   let flat = '';
   let number = '';
   let street = '';
   for (const part of parts) {
     let rest = part;
-    const flatMatch = /^(?:flat|apartment|apt|unit|room)\s+(\w+)\s*/.exec(rest);
+    // Each expression is tried only where its first character could match (1.9M addresses at 1x).
+    const first = rest.charCodeAt(0);
+    const flatMatch = first === F || first === A || first === U || first === R ? /^(?:flat|apartment|apt|unit|room)\s+(\w+)\s*/.exec(rest) : null;
     if (flatMatch) {
       flat ||= flatMatch[1]!;
       rest = rest.slice(flatMatch[0].length);
     }
     // `2/125 Third Avenue`: flat 2 of number 125.
-    const slashMatch = /^(\w+)\s*\/\s*(\d+\w?)\s+(.*)$/.exec(rest);
+    const slashMatch = rest.includes('/') ? /^(\w+)\s*\/\s*(\d+\w?)\s+(.*)$/.exec(rest) : null;
     if (slashMatch) {
       flat ||= slashMatch[1]!;
       number ||= slashMatch[2]!;
-      street ||= normaliseStreet(slashMatch[3]!.split(' '));
+      street ||= normaliseStreet(slashMatch[3]!);
       continue;
     }
-    const numberMatch = /^(\d+\w?)\s+(.*)$/.exec(rest);
+    const digit = rest.charCodeAt(0);
+    const numberMatch = digit >= 48 && digit <= 57 ? /^(\d+\w?)\s+(.*)$/.exec(rest) : null;
     if (numberMatch && !street) {
       number = numberMatch[1]!;
-      street = normaliseStreet(numberMatch[2]!.split(' '));
+      street = normaliseStreet(numberMatch[2]!);
       continue;
     }
     // A part holding only a flat number has been read; a named building or street with no number.
-    if (rest !== '' && !street && !/^\d+\w?$/.test(rest)) street = normaliseStreet(rest.split(' '));
+    if (rest !== '' && !street && !/^\d+\w?$/.test(rest)) street = normaliseStreet(rest);
   }
   return { flat, number, street, postcode: normalisePostcode(postcode) };
 }

@@ -37,6 +37,55 @@ describe('dwellings', () => {
     expect(dwellingKey(parseDwelling('London', 'SE1 1AA'))).toBeNull();
   });
 
+  it('reads every address as the plain definition does: lower case, split at commas and line breaks, cleaned, words spelled out', () => {
+    // The definition, written as plainly as possible; parseDwelling slices clean ASCII parts
+    // instead, and must give the same dwelling for anything a system may write.
+    const words: Record<string, string> = {
+      rd: 'road', st: 'street', ave: 'avenue', av: 'avenue', ln: 'lane', cl: 'close', dr: 'drive', ct: 'court', gdns: 'gardens',
+      cres: 'crescent', cresc: 'crescent', pl: 'place', terr: 'terrace', ter: 'terrace', sq: 'square', gr: 'grove', gro: 'grove',
+      pk: 'park', hse: 'house', est: 'estate', wy: 'way', mews: 'mews', hts: 'heights', cott: 'cottages', sth: 'south', nth: 'north',
+    };
+    const street = (w: string[]) => w.map((x) => (Object.hasOwn(words, x) ? words[x]! : x)).join(' ');
+    const plain = (address: string, postcode: string) => {
+      const parts = address.toLowerCase().split(/[,\n\r]+/).map((p) => p.replace(/[^a-z0-9/ ]/g, ' ').replace(/\s+/g, ' ').trim())
+        .filter((p) => p !== '' && !['london', 'greater london', 'uk', 'england'].includes(p));
+      let [flat, number, name] = ['', '', ''];
+      for (const part of parts) {
+        let rest = part;
+        const f = /^(?:flat|apartment|apt|unit|room)\s+(\w+)\s*/.exec(rest);
+        if (f) [flat, rest] = [flat || f[1]!, rest.slice(f[0].length)];
+        const s = /^(\w+)\s*\/\s*(\d+\w?)\s+(.*)$/.exec(rest);
+        if (s) {
+          [flat, number, name] = [flat || s[1]!, number || s[2]!, name || street(s[3]!.split(' '))];
+          continue;
+        }
+        const n = /^(\d+\w?)\s+(.*)$/.exec(rest);
+        if (n && !name) {
+          [number, name] = [n[1]!, street(n[2]!.split(' '))];
+          continue;
+        }
+        if (rest !== '' && !name && !/^\d+\w?$/.test(rest)) name = street(rest.split(' '));
+      }
+      return { flat, number, street: name, postcode: postcode.toUpperCase().replace(/[^A-Z0-9]/g, '') };
+    };
+    // Pieces of addresses as systems write them, and characters that trip a hand-written reader.
+    const pieces = ['Flat', 'FLAT', 'flat', 'Apt', 'Unit', 'Room', '2', '12a', '125', '2/125', '2 / 125', 'Third', 'AVE', 'Ave.', 'Rd', 'St',
+      'rd', 'Gdns', 'London', 'LONDON', 'Greater London', 'UK', 'The', 'Sq', 'constructor', "St. Mary's", 'Bäckerstraße', 'İstanbul',
+      'ΟΔΟΣ', 'K', ',', ', ', ',,', '\n', '\r\n', ' ', '  ', '\t', '-', '/', '#', '  ,  ', 'flat 3', '9'];
+    let seed = 20261208;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    const cases: string[] = ['', ' ', ',', 'London', ' , London ,', 'Flat 2, 125 Third Avenue', '125 Third Avenue, Flat 2', '2/125 THIRD AVE, LONDON'];
+    for (let i = 0; i < 20_000; i++) {
+      const n = 1 + (next() % 8);
+      let address = '';
+      for (let j = 0; j < n; j++) address += pieces[next() % pieces.length]! + (next() % 3 === 0 ? '' : ' ');
+      cases.push(address);
+    }
+    for (const address of cases) expect(parseDwelling(address, 'se1  1aa'), JSON.stringify(address)).toEqual(plain(address, 'se1  1aa'));
+    // A word of Object.prototype's is a word like any other.
+    expect(parseDwelling('12 Constructor Rd', null).street).toBe('constructor road');
+  });
+
   it('places an address without a UPRN at the UPRN it is mostly given with, and a missing postcode by the only match', () => {
     const r = new DwellingResolver([
       { uprn: '100', address: '9 Heather Close', postcode: 'SE16 4JA', records: 9 },
