@@ -93,7 +93,7 @@ describe(`per-run log files from the command line on ${mainBackend()}`, () => {
     const evaluated = lines.find((l) => l.msg === 'families evaluated') as { slowestSteps: { step: string; ms: number }[] } | undefined;
     expect(evaluated!.slowestSteps).toHaveLength(8);
     for (const { step, ms } of evaluated!.slowestSteps) {
-      expect(step).toMatch(/^(staging (r_\w+|drop leftovers|analyze)|identification |progress |equivalent_progress |persist |problem|continuous_employment|index|analyze|lock|replace|summary)/);
+      expect(step).toMatch(/^(staging (r_\w+|drop leftovers|analyze)|identification |progress |equivalent_progress |persist |problem|continuous_employment|index|analyze|lock|replace|summary|evidence hash|counts)/);
       expect(ms).toBeGreaterThanOrEqual(0);
     }
   });
