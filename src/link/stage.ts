@@ -384,7 +384,8 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
   let phaseStarted = performance.now();
 
   const links: CandidateLink[] = [];
-  const linkOfPair = new Map<number, number>();
+  // Each scored pair's link (its index in links), -1 for none: a typed array, not a Map of 600k at 1x.
+  const linkOfPair = new Int32Array(weights.length).fill(-1);
   const different: [number, number][] = [];
   let reviewDecisionsApplied = 0;
   const decided = new Set<string>();
@@ -397,14 +398,16 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
     if (d.decision === 'same') links.push({ a, b, kind: 'review', weight: Number.POSITIVE_INFINITY });
     else different.push([a, b]);
   }
-  // Profiles of one source with one person id are one person (subject to the guards).
-  const firstWithRef = new Map<string, number>();
+  // Profiles of one source with one person id are one person (subject to the guards). A map per
+  // source, keyed by the profiles' own person id strings (no key string made for each of a million).
+  const firstWithRef = new Map<string, Map<string, number>>();
   let deterministicLinks = 0;
   profiles.forEach((p, i) => {
     if (p.personRef === '') return;
-    const key = `${p.source}|${p.personRef}`;
-    const first = firstWithRef.get(key);
-    if (first === undefined) firstWithRef.set(key, i);
+    let ofSource = firstWithRef.get(p.source);
+    if (!ofSource) firstWithRef.set(p.source, (ofSource = new Map()));
+    const first = ofSource.get(p.personRef);
+    if (first === undefined) ofSource.set(p.personRef, i);
     else {
       links.push({ a: first, b: i, kind: 'deterministic', weight: Number.POSITIVE_INFINITY });
       deterministicLinks++;
@@ -425,8 +428,8 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
   for (let n = 0; n < weights.length; n++) {
     const a = pairs.left[n]!;
     const b = pairs.right[n]!;
-    if (probabilityOf(weights[n]!) < threshold || decided.has(`${a}|${b}`)) continue;
-    linkOfPair.set(n, links.length);
+    if (probabilityOf(weights[n]!) < threshold || (decided.size > 0 && decided.has(`${a}|${b}`))) continue;
+    linkOfPair[n] = links.length;
     links.push({ a, b, kind: 'probabilistic', weight: weights[n]! });
     probabilisticLinks++;
   }
@@ -511,9 +514,10 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
       const gamma = gammaAt(table, n);
       // The breakdown is worked out only for the pairs kept as evidence.
       const score = scorePair(model!, gamma, profiles[a], profiles[b]);
-      const link = linkOfPair.get(n);
+      const linked = linkOfPair[n]!;
+      const link = linked < 0 ? undefined : linked;
       const why = link === undefined ? undefined : refused[link];
-      const inBand = score.probability >= reviewLow && score.probability < reviewHigh && !decided.has(`${a}|${b}`);
+      const inBand = score.probability >= reviewLow && score.probability < reviewHigh && !(decided.size > 0 && decided.has(`${a}|${b}`));
       // A pair the guards keep apart is not worth a reviewer's time: no decision could join it.
       const keptApart = link === undefined ? pairGuard(members[a]!, members[b]!) : undefined;
       const outcome = why ? 'refused' : link !== undefined ? 'linked' : inBand && !keptApart ? 'review' : 'not linked';
