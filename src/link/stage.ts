@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import type { Database, DbSession } from '../db/index.ts';
+import type { DbSession } from '../db/index.ts';
 import type { RunContext } from '../run/context.ts';
 import { batches } from '../util/batches.ts';
 import { hash53 } from '../util/hash.ts';
@@ -293,44 +293,6 @@ export async function writePersonDetails(session: DbSession, details: Iterable<P
   await sql`DROP TABLE detail_change`.execute(k);
 }
 
-/** The tables of the person extracts' rows. */
-const EXTRACT_TABLES = ['raw.attendance', 'raw.offending', 'raw.employment', 'raw.social_care', 'raw.attachments'];
-
-/**
- * ANALYZE the extracts' tables: first the columns the profiles' query joins and splits by
- * (`forReading`), then the whole tables (`whole`). On a server, on a connection of their own,
- * outside the match transaction: what ingest committed is what is read, statistics are no part
- * of the run's outcome, and an ANALYZE inside the transaction would hold its lock to the commit
- * (so one beside it would wait for ever). Embedded, where there is one connection, the whole
- * tables at once in `session`. A failure is the caller's when it awaits either.
- */
-function analyseExtracts(session: DbSession, db: Database): { forReading: Promise<void>; whole: Promise<void> } {
-  const forReading = `ANALYZE ${EXTRACT_TABLES.map((t) => `${t} (file_id, record_id, dob)`).join(', ')}`;
-  const whole = `ANALYZE ${EXTRACT_TABLES.join(', ')}`;
-  const failed = (error: unknown) => {
-    throw new Error('analysing the extracts\' tables failed', { cause: error });
-  };
-  if (db.connectionString === undefined) {
-    const done = session.exec(whole).catch(failed);
-    return { forReading: done, whole: done };
-  }
-  const { promise: readingDone, resolve: readingAnalysed, reject: readingFailed } = Promise.withResolvers<void>();
-  const done = db
-    .session(async (side) => {
-      await side.exec(forReading).then(readingAnalysed, (error: unknown) => {
-        readingFailed(error);
-        throw error;
-      });
-      await side.exec(whole);
-    })
-    .catch(failed);
-  const forReadingDone = readingDone.catch(failed);
-  // Each is handled where it is awaited; until then a failure must not count as unhandled.
-  done.catch(() => {});
-  forReadingDone.catch(() => {});
-  return { forReading: forReadingDone, whole: done };
-}
-
 /** Run the match stage inside the caller's transaction. */
 export async function matchPeople(session: DbSession, ctx: RunContext, opts: MatchOptions = {}): Promise<MatchSummary> {
   const threshold = opts.threshold ?? 0.5;
@@ -339,14 +301,9 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
   const log = ctx.logger.child({ stage: 'match' });
   const k = session.kysely;
   await sql`SELECT pg_advisory_xact_lock(7425114100)`.execute(k);
-  // Freshly loaded tables have no statistics yet; without them the planner picks nested loops over
-  // millions of rows. Analysing the extracts' tables whole takes 2 s at 1x on one core, so only
-  // the columns that reading the records into profiles joins and splits by are analysed before it
-  // (0.6 s; without them its plan took twice as long), and the whole tables while the records are
-  // read, for the families and rules stages.
-  await sql`ANALYZE audit.input_file, audit.file_supersession, core.person_record`.execute(k);
-  const extractsAnalysed = analyseExtracts(session, ctx.db);
-  await extractsAnalysed.forReading;
+  // Freshly loaded tables have no statistics yet; without them the planner picks nested loops over millions of rows.
+  await sql`ANALYZE audit.input_file, audit.file_supersession, raw.attendance, raw.offending, raw.employment, raw.social_care, raw.attachments, core.person_record`.execute(k);
+
   const decisions = await sql<{ source_a: string; record_a: string; source_b: string; record_b: string; decision: 'same' | 'different' }>`
     SELECT DISTINCT ON (source_a, record_a, source_b, record_b) source_a, record_a, source_b, record_b, decision
     FROM core.review_decision ORDER BY source_a, record_a, source_b, record_b, decision_id DESC`.execute(k);
@@ -358,7 +315,6 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
     ctx.db.connectionString === undefined ? {} : { connection: ctx.db.connectionString },
   );
   const { profiles, firstRecord, recordCount, linkageKeys, fresh, freshCount: freshProfiles, profileOfRecord } = loaded;
-  await extractsAnalysed.whole;
   log.info({ records: recordCount, profiles: profiles.length }, 'records loaded');
   const linkedBefore = (await sql<{ linked_before: boolean }>`SELECT EXISTS (SELECT 1 FROM core.person_record) AS linked_before`.execute(k)).rows[0]!.linked_before;
   const last = await lastMatchRun(k);

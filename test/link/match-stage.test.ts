@@ -96,8 +96,7 @@ for (const backend of availableBackends()) {
         (await sql<{ columns: number }>`SELECT count(*)::int AS columns FROM pg_stats WHERE schemaname = 'raw' AND tablename = 'attendance'`.execute(t.db.kysely)).rows[0]!.columns;
       expect(await analysed()).toBe(0);
       const { summary } = await match();
-      // The extracts' tables are analysed whole (on a server, beside the match, not in it), for
-      // the families and rules stages' plans.
+      // The extracts' tables are analysed whole, for the plans of the match, families and rules stages.
       const columns = await sql<{ n: number }>`SELECT count(*)::int AS n FROM information_schema.columns WHERE table_schema = 'raw' AND table_name = 'attendance'`.execute(t.db.kysely);
       expect(await analysed()).toBe(columns.rows[0]!.n);
       const assigned = await people();
