@@ -8,8 +8,8 @@ import { candidatePairs, gammaTable, numberRules, trainAndScore, type LinkRecord
  * keys of some blocking rules; this one then finds the candidate pairs, while the other works out
  * what training needs and does not depend on the candidates (u from random pairs, the training
  * sample and its levels); then each works out the levels of part of the candidates. The result
- * is the same as `scoreCandidates` on one thread, to the bit: the worker is given this thread's numbered columns, and every step is a pure
- * function of them. Below {@link TWO_THREADS_FROM} profiles, starting a thread costs more than it
+ * is the same as `scoreCandidates` on one thread, to the bit: the worker is given this thread's
+ * numbered columns, and every step is a pure function of them. Below {@link TWO_THREADS_FROM} profiles, starting a thread costs more than it
  * saves.
  */
 

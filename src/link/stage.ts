@@ -345,6 +345,8 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
   const different: [number, number][] = [];
   let reviewDecisionsApplied = 0;
   const decided = new Set<string>();
+  // Most runs have no decisions: then no key string is made for each of a million pairs.
+  const isDecided = (a: number, b: number) => decided.size > 0 && decided.has(`${a}|${b}`);
   for (const d of decisions.rows) {
     const a = profileOfRecord.get(recordKey(d.source_a, d.record_a));
     const b = profileOfRecord.get(recordKey(d.source_b, d.record_b));
@@ -384,7 +386,7 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
   for (let n = 0; n < weights.length; n++) {
     const a = pairs.left[n]!;
     const b = pairs.right[n]!;
-    if (probabilityOf(weights[n]!) < threshold || (decided.size > 0 && decided.has(`${a}|${b}`))) continue;
+    if (probabilityOf(weights[n]!) < threshold || isDecided(a, b)) continue;
     linkOfPair[n] = links.length;
     links.push({ a, b, kind: 'probabilistic', weight: weights[n]! });
     probabilisticLinks++;
@@ -473,7 +475,7 @@ export async function matchPeople(session: DbSession, ctx: RunContext, opts: Mat
       const linked = linkOfPair[n]!;
       const link = linked < 0 ? undefined : linked;
       const why = link === undefined ? undefined : refused[link];
-      const inBand = score.probability >= reviewLow && score.probability < reviewHigh && !(decided.size > 0 && decided.has(`${a}|${b}`));
+      const inBand = score.probability >= reviewLow && score.probability < reviewHigh && !isDecided(a, b);
       // A pair the guards keep apart is not worth a reviewer's time: no decision could join it.
       const keptApart = link === undefined ? pairGuard(members[a]!, members[b]!) : undefined;
       const outcome = why ? 'refused' : link !== undefined ? 'linked' : inBand && !keptApart ? 'review' : 'not linked';

@@ -82,7 +82,8 @@ describe(`per-run log files from the command line on ${mainBackend()}`, () => {
     const logDir = path.join(tmp.dir, 'logs-timed');
     const samples = path.resolve(import.meta.dirname, '../../samples/extracts');
     const args = ['--db', d.dbArg, '--log-dir', logDir, '--quiet', 'run', '--extracts', samples, '--as-of', '2026-10-31', '--window', 'TIMED', '--out', path.join(tmp.dir, 'out-timed')];
-    const result = await cli(args);
+    // At debug level the rules stage also logs every step it timed, not only the slowest.
+    const result = await cli(args, { env: { TFCLAIMS_LOG_LEVEL: 'debug' } });
     expect(result.code, result.stderr).toBe(0);
     const [log] = await logFiles(logDir);
     const lines = parseLogLines(log!.text);
@@ -96,6 +97,9 @@ describe(`per-run log files from the command line on ${mainBackend()}`, () => {
       expect(step).toMatch(/^(staging (r_\w+|drop leftovers|analyze)|identification |progress |equivalent_progress |persist |problem|continuous_employment|index|analyze|lock|replace|summary|evidence hash|counts)/);
       expect(ms).toBeGreaterThanOrEqual(0);
     }
+    const allSteps = (lines.find((l) => l.msg === 'rules steps') as { steps: { step: string; ms: number }[] } | undefined)?.steps;
+    expect(allSteps!.length).toBeGreaterThan(evaluated!.slowestSteps.length);
+    expect(allSteps!.map((s) => s.step)).toEqual(expect.arrayContaining(['staging r_attendance', 'persist evidence', 'evidence hash', 'counts', ...evaluated!.slowestSteps.map((s) => s.step)]));
   });
 });
 
