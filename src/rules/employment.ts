@@ -1,7 +1,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import { dayOf, isoOf, wholeIsoWeeksEndingBy } from './dates.ts';
 import type { Plan } from './plan.ts';
-import { SEP } from './predicates.ts';
+import { ageDateOf, SEP, whoSql } from './predicates.ts';
 
 /**
  * The continuous-employment route as ONE set-based statement for every attached family, writing
@@ -28,7 +28,6 @@ export function continuousEmploymentSql(plan: Plan, asOf: string): RawBuilder<un
   const jsaTypes = sql`${`{${(jsa?.benefit_types ?? []).map((t) => `"${t.toUpperCase()}"`).join(',')}}`}::text[]`;
   const runOk = ce.employment_must_start_after_attachment ? sql.raw('ok_new') : sql.raw('ok');
   const months = sql.lit(ce.benefit_months_before_attachment);
-  const adultFrom = sql.lit(plan.ages.adult_from);
   const qualifies = jsa
     ? sql`CASE WHEN lb.benefit_type = ANY(${jsaTypes}) THEN coalesce(j.weeks_in_window, 0) >= ${sql.lit(jsa.qualifying_weeks)}
                ELSE coalesce(b.weeks, 0) >= ${sql.lit(ce.consecutive_weeks)} END`
@@ -39,7 +38,7 @@ export function continuousEmploymentSql(plan: Plan, asOf: string): RawBuilder<un
     WITH cand AS (
       SELECT f.family_id, m.person_id, f.attached_on AS a_on
       FROM r_family f JOIN r_member m ON m.family_id = f.family_id
-      WHERE f.attached AND core.age_on(m.dob, ${T}) >= ${adultFrom}
+      WHERE f.attached AND ${whoSql('adult', sql.raw('m.dob_ymd'), ageDateOf(asOf, plan.ages), plan.ages)}
         AND EXISTS (SELECT 1 FROM r_spell s WHERE s.person_id = m.person_id AND s.oow AND s.start_date <= f.attached_on
                     AND (s.end_date IS NULL OR s.end_date > (f.attached_on - ${months} * interval '1 month')::date))
     ), lb AS (

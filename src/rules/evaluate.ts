@@ -4,7 +4,7 @@ import type { RunContext } from '../run/context.ts';
 import { dayOf, financialYearOf } from './dates.ts';
 import { continuousEmploymentSql } from './employment.ts';
 import { paymentFor, problemCodes, type LoadedPlan } from './plan.ts';
-import { attestedSql, identificationSql, progressSql, type PredicateContext } from './predicates.ts';
+import { attestedSql, identificationSql, progressSql, schoolYmdSql, ymdSql, type PredicateContext } from './predicates.ts';
 import { tierHistorySql } from './tiers.ts';
 
 /**
@@ -87,6 +87,9 @@ export async function evaluateFamilies(session: DbSession, ctx: RunContext, opts
   // --- staging: the current extracts joined to people and families, as known on T ----------
   const task = ctx.progress.start('rules', { total: 4, unit: 'steps' });
   // Each staging statement with the name it is timed under in the log.
+  // The dates ages are tested on, as the YYYYMMDD integers the age tests compare (whoSql).
+  const aOf = sql.raw('reg.attached_on');
+  const dOf = sql`coalesce(reg.attached_on, ${T})`;
   const stage: [string, RawBuilder<unknown>][] = [
     ['drop leftovers', sql`DROP TABLE IF EXISTS r_family, r_member, r_offending, r_attendance, r_spell, r_episode, r_attestation, r_evidence, r_entry, r_problem`],
     ['r_family', sql`CREATE TEMP TABLE r_family ON COMMIT DROP AS
@@ -100,12 +103,14 @@ export async function evaluateFamilies(session: DbSession, ctx: RunContext, opts
       )
       SELECT f.family_id, f.case_ref, (reg.attached_on IS NOT NULL) AS attached, reg.attached_on,
              coalesce(kw.problems, '{}') AS keyworker, coalesce(reg.recs, '{}') AS register_records,
-             coalesce(reg.attached_on, ${T}) AS d
+             coalesce(reg.attached_on, ${T}) AS d,
+             ${ymdSql(dOf)} AS d_ymd, ${schoolYmdSql(dOf, plan.ages)} AS d_school_ymd,
+             ${ymdSql(aOf)} AS a_ymd, ${schoolYmdSql(aOf, plan.ages)} AS a_school_ymd
       FROM core.family f LEFT JOIN reg ON reg.case_ref = f.case_ref LEFT JOIN kw ON kw.case_ref = f.case_ref
       WHERE EXISTS (SELECT 1 FROM core.family_member m WHERE m.family_id = f.family_id AND m.left_run IS NULL)
         AND NOT coalesce(reg.attached_on > ${T}, false)`],
     ['r_member', sql`CREATE TEMP TABLE r_member ON COMMIT DROP AS
-      SELECT m.family_id, m.person_id, d.dob
+      SELECT m.family_id, m.person_id, ${ymdSql(sql.raw('d.dob'))} AS dob_ymd
       FROM core.family_member m JOIN r_family f ON f.family_id = m.family_id LEFT JOIN core.person_detail d ON d.person_id = m.person_id
       WHERE m.left_run IS NULL`],
     ['r_offending', sql`CREATE TEMP TABLE r_offending ON COMMIT DROP AS
@@ -170,7 +175,7 @@ export async function evaluateFamilies(session: DbSession, ctx: RunContext, opts
     ['r_episode index', sql`CREATE INDEX ON r_episode (person_id)`],
     // Statistics of the columns the rules filter, join and group by: the record lists (arrays
     // of text) cost most of an ANALYZE and no plan looks at them.
-    ['analyze', sql`ANALYZE r_family (family_id, case_ref, attached, attached_on, d), r_member, r_offending (person_id, event_date, event_type),
+    ['analyze', sql`ANALYZE r_family (family_id, case_ref, attached, attached_on, d, d_ymd, d_school_ymd, a_ymd, a_school_ymd), r_member, r_offending (person_id, event_date, event_type),
       r_attendance (person_id, term_start, term_end, from_latest), r_spell (person_id, spell_type, benefit_type, uc_conditionality, start_date, end_date, oow),
       r_episode (person_id, episode_type, start_date, end_date, role, dob), r_attestation (family_id, problem, outcome, evidence_date)`],
   ];

@@ -1,7 +1,8 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluateFamilies, loadPlan, parsePlan, type EvaluationSummary, type LoadedPlan } from '../../src/rules/index.ts';
-import { ageOn, dayOf, isSchoolAge, lastAnniversary, addMonths, isoOf } from '../../src/rules/dates.ts';
+import { ageOn, dayOf, isSchoolAge, lastAnniversary, addMonths, isoOf, isChild, isAdult, isYoungPerson, DEFAULT_AGES, type AgeBands } from '../../src/rules/dates.ts';
+import { ageDateOf, schoolYmdSql, whoSql, ymdSql, type Who } from '../../src/rules/predicates.ts';
 import { availableBackends, testDatabase, type TestDatabase } from '../support/db.ts';
 import { testRun } from '../support/run.ts';
 import { World } from './world.ts';
@@ -698,6 +699,50 @@ for (const backend of availableBackends()) {
         });
       }
       expect(isoOf(lastAnniversary(dayOf('2026-08-31')))).toBe('2026-08-31');
+    });
+
+    it('tests age bands on YYYYMMDD integers exactly as the pure date helpers do, on columns and on constants', async () => {
+      const dobs = ['2010-08-31', '2010-09-01', '2012-02-29', '2000-03-01', '2008-12-31', '2021-08-31', '2021-09-01', '2020-02-29', '2008-10-30', '2008-10-31', '2010-03-31', '2011-04-01'];
+      const dates = ['2024-02-28', '2024-02-29', '2025-02-28', '2025-03-01', '2026-08-30', '2026-08-31', '2026-09-01', '2025-08-31', '2026-10-30', '2026-10-31', '2026-03-31', '2026-04-01'];
+      // The default bands, and a plan taking school age on 31 March with other ages.
+      const bands: AgeBands[] = [
+        DEFAULT_AGES,
+        { adult_from: 16, young_person_from: 13, young_person_to: 17, school_age_from: 4, school_age_to: 16, school_age_date: '03-31' },
+      ];
+      const whos: Who[] = ['child', 'adult', 'young_person', 'school_age'];
+      const pure = (who: Who, dob: string, on: string, ages: AgeBands) =>
+        who === 'child' ? isChild(dayOf(dob), dayOf(on), ages)
+        : who === 'adult' ? isAdult(dayOf(dob), dayOf(on), ages)
+        : who === 'young_person' ? isYoungPerson(dayOf(dob), dayOf(on), ages)
+        : isSchoolAge(dayOf(dob), dayOf(on), ages);
+      let checked = 0;
+      for (const ages of bands) {
+        const on = { ymd: sql.raw('o.on_ymd'), schoolYmd: sql.raw('o.on_school_ymd') };
+        const rows = await sql<Record<string, string | boolean | null>>`
+          SELECT d.dob, o.on, ${sql.join(whos.map((w) => sql`${whoSql(w, sql.raw('d.dob_ymd'), on, ages)} AS ${sql.ref(w)}`))}
+          FROM (SELECT dob, ${ymdSql(sql.raw('dob::date'))} AS dob_ymd FROM unnest(${`{${dobs.join(',')}}`}::text[]) AS x(dob)) d,
+               (SELECT dt AS on, ${ymdSql(sql.raw('dt::date'))} AS on_ymd, ${schoolYmdSql(sql.raw('dt::date'), ages)} AS on_school_ymd
+                FROM unnest(${`{${dates.join(',')}}`}::text[]) AS y(dt)) o`.execute(t.db.kysely);
+        expect(rows.rows).toHaveLength(dobs.length * dates.length);
+        for (const r of rows.rows) {
+          for (const w of whos) {
+            expect({ who: w, dob: r.dob, on: r.on, in: r[w] }).toEqual({ who: w, dob: r.dob, on: r.on, in: pure(w, r.dob as string, r.on as string, ages) });
+            checked++;
+          }
+        }
+        // The as-of date's integers are constants worked out in TypeScript: the same answers.
+        for (const on2 of dates) {
+          const c = await sql<Record<string, boolean>>`
+            SELECT ${sql.join(whos.map((w) => sql`${whoSql(w, sql.raw('d.dob_ymd'), ageDateOf(on2, ages), ages)} AS ${sql.ref(w)}`))}, d.dob
+            FROM (SELECT dob, ${ymdSql(sql.raw('dob::date'))} AS dob_ymd FROM unnest(${`{${dobs.join(',')}}`}::text[]) AS x(dob)) d`.execute(t.db.kysely);
+          for (const r of c.rows) for (const w of whos) expect({ who: w, dob: r.dob, on: on2, in: r[w] }).toEqual({ who: w, dob: r.dob, on: on2, in: pure(w, r.dob as unknown as string, on2, ages) });
+        }
+        // A blank date of birth is in no band.
+        const blank = await sql<Record<string, boolean | null>>`
+          SELECT ${sql.join(whos.map((w) => sql`coalesce(${whoSql(w, sql`NULL::integer`, ageDateOf('2026-10-31', ages), ages)}, false) AS ${sql.ref(w)}`))}`.execute(t.db.kysely);
+        expect(blank.rows[0]).toEqual({ child: false, adult: false, young_person: false, school_age: false });
+      }
+      expect(checked).toBe(2 * 4 * dobs.length * dates.length);
     });
   });
 }
