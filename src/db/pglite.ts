@@ -126,6 +126,8 @@ export async function openPglite(
     pglite = await PGlite.create({ parsers });
     description = 'embedded PostgreSQL (PGlite) in memory';
   }
+  // Dates read as text come out as YYYY-MM-DD, as on a server (pg.ts SESSION_OPTIONS).
+  await pglite.exec('SET DateStyle TO ISO, YMD');
   const mutex = new Mutex();
   const inSession = kyselyOver(pglite, undefined);
   const sessionApi: DbSession = {

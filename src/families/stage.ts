@@ -122,7 +122,7 @@ async function loadIdentities(k: Kysely<any>, personIds: number[]): Promise<Map<
   const identities = new Map<number, Identity[]>();
   if (personIds.length === 0) return identities;
   const rows = await sql<{ person_id: number; forename: string; surname: string; dob: string }>`
-    SELECT DISTINCT pr.person_id::int AS person_id, r.forename, r.surname, to_char(r.dob, 'YYYY-MM-DD') AS dob
+    SELECT DISTINCT pr.person_id::int AS person_id, r.forename, r.surname, r.dob
     FROM core.person_record pr JOIN (${sql.raw(currentPersonRecordsSql('record_id, forename, surname, dob'))}) r ON r.source = pr.source AND r.record_id = pr.record_id
     WHERE pr.person_id = ANY(${personIds}::bigint[])`.execute(k);
   for (const r of rows.rows) {
@@ -143,7 +143,7 @@ async function loadIdentities(k: Kysely<any>, personIds: number[]): Promise<Map<
 async function readObservations(session: DbSession, asOf: string | undefined): Promise<{ observations: AddressObservationColumns; dataDate: string }> {
   const observations = new AddressObservationColumns();
   const observationsSql = `
-    SELECT pr.person_id, r.uprn, r.address, r.postcode, to_char(min(r.first), 'YYYY-MM-DD'), to_char(max(r.last), 'YYYY-MM-DD'), count(*)
+    SELECT pr.person_id, r.uprn, r.address, r.postcode, min(r.first), max(r.last), count(*)
     FROM (${PLACED_RECORDS}) r JOIN core.person_record pr ON pr.source = r.source AND pr.record_id = r.record_id
     GROUP BY pr.person_id, r.uprn, r.address, r.postcode
     ORDER BY 1, 2, 3, 4`;
@@ -191,14 +191,14 @@ export async function buildFamilies(session: DbSession, ctx: RunContext, opts: F
   const observationCount = evidence.observations.length;
   const register = (
     await sql<RegisterEntry>`
-      SELECT DISTINCT pr.person_id::int AS "personId", r.case_ref AS "caseRef", to_char(r.attached_on, 'YYYY-MM-DD') AS "attachedOn", r.uprn, r.address, r.postcode
+      SELECT DISTINCT pr.person_id::int AS "personId", r.case_ref AS "caseRef", r.attached_on AS "attachedOn", r.uprn, r.address, r.postcode
       FROM raw.attachments r JOIN audit.current_file c USING (file_id)
       JOIN core.person_record pr ON pr.source = 'attachments' AND pr.record_id = r.record_id
       ORDER BY 1, 2, 3, 4, 5, 6`.execute(k)
   ).rows;
   const careGroups = (
     await sql<CareGroupEntry>`
-      SELECT pr.person_id::int AS "personId", r.case_ref AS "caseRef", to_char(min(r.start_date), 'YYYY-MM-DD') AS first
+      SELECT pr.person_id::int AS "personId", r.case_ref AS "caseRef", min(r.start_date) AS first
       FROM raw.social_care r JOIN audit.current_file c USING (file_id)
       JOIN core.person_record pr ON pr.source = 'social_care' AND pr.record_id = r.record_id
       WHERE NULLIF(trim(r.case_ref), '') IS NOT NULL

@@ -7,10 +7,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import pg from 'pg';
 import { to as copyToStream } from 'pg-copy-streams';
+import { pgConnectionConfig } from '../db/pg.ts';
 import { addProfileRows, ProfileBuilder, profileRowsSql, type ProfileWorkerInput } from './profiles.ts';
 
 const input = workerData as ProfileWorkerInput;
-const client = new pg.Client({ connectionString: input.connection, application_name: 'tfclaims profiles' });
+const client = new pg.Client({ ...pgConnectionConfig(input.connection), application_name: 'tfclaims profiles' });
 await client.connect();
 try {
   // A snapshot can only be taken on by a REPEATABLE READ transaction.
