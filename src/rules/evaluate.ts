@@ -113,10 +113,18 @@ export async function evaluateFamilies(session: DbSession, ctx: RunContext, opts
       SELECT m.family_id, m.person_id, ${ymdSql(sql.raw('d.dob'))} AS dob_ymd
       FROM core.family_member m JOIN r_family f ON f.family_id = m.family_id LEFT JOIN core.person_detail d ON d.person_id = m.person_id
       WHERE m.left_run IS NULL`],
+    ['r_member index (person)', sql`CREATE INDEX ON r_member (person_id)`],
+    ['r_member index (family)', sql`CREATE INDEX ON r_member (family_id)`],
+    // r_offending carries each event's family (a person is in one current family) and the member's
+    // date of birth: the five event rules over every family join it to r_family directly. Joined
+    // through r_member, each of them hashed r_member's 600k rows again (0.2-0.3 s each at 1x).
+    // (The spells and episodes were tried the same way and put back: carrying them cost their
+    // staging more than their three rules gained; docs/run.md.)
     ['r_offending', sql`CREATE TEMP TABLE r_offending ON COMMIT DROP AS
-      SELECT pr.person_id, 'offending:' || o.record_id AS rec, o.event_date, o.event_type
+      SELECT pr.person_id, m.family_id, m.dob_ymd, 'offending:' || o.record_id AS rec, o.event_date, o.event_type
       FROM raw.offending o JOIN audit.current_file c ON c.file_id = o.file_id
       JOIN core.person_record pr ON pr.source = 'offending' AND pr.record_id = o.record_id
+      LEFT JOIN r_member m ON m.person_id = pr.person_id
       WHERE o.event_date <= ${T}`],
     // A pupil's term is nearly always one record (16,859 of 1.27M terms at 1x have more).
     // array_agg(... ORDER BY) sorts inside every group (PostgreSQL 15), so the records are
@@ -167,15 +175,13 @@ export async function evaluateFamilies(session: DbSession, ctx: RunContext, opts
         source_records text[] NOT NULL, attested_by text, tested_on date NOT NULL) ON COMMIT DROP`],
     ['r_entry', sql`CREATE TEMP TABLE r_entry (family_id bigint NOT NULL, problem text NOT NULL, from_data boolean NOT NULL, from_keyworker boolean NOT NULL,
         PRIMARY KEY (family_id, problem)) ON COMMIT DROP`],
-    ['r_member index (person)', sql`CREATE INDEX ON r_member (person_id)`],
-    ['r_member index (family)', sql`CREATE INDEX ON r_member (family_id)`],
     ['r_offending index', sql`CREATE INDEX ON r_offending (person_id)`],
     ['r_attendance index', sql`CREATE INDEX ON r_attendance (person_id)`],
     ['r_spell index', sql`CREATE INDEX ON r_spell (person_id)`],
     ['r_episode index', sql`CREATE INDEX ON r_episode (person_id)`],
     // Statistics of the columns the rules filter, join and group by: the record lists (arrays
     // of text) cost most of an ANALYZE and no plan looks at them.
-    ['analyze', sql`ANALYZE r_family (family_id, case_ref, attached, attached_on, d, d_ymd, d_school_ymd, a_ymd, a_school_ymd), r_member, r_offending (person_id, event_date, event_type),
+    ['analyze', sql`ANALYZE r_family (family_id, case_ref, attached, attached_on, d, d_ymd, d_school_ymd, a_ymd, a_school_ymd), r_member, r_offending (person_id, family_id, dob_ymd, event_date, event_type),
       r_attendance (person_id, term_start, term_end, from_latest), r_spell (person_id, spell_type, benefit_type, uc_conditionality, start_date, end_date, oow),
       r_episode (person_id, episode_type, start_date, end_date, role, dob), r_attestation (family_id, problem, outcome, evidence_date)`],
   ];

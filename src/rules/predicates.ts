@@ -138,11 +138,10 @@ export function identificationSql(problem: string, index: number, rule: Identifi
       return sql`${EVIDENCE_COLUMNS}
         WITH ev AS (
           SELECT f.family_id, o.person_id, o.rec, count(*) OVER (PARTITION BY f.family_id, o.person_id) AS pn
-          FROM r_family f JOIN r_member m ON m.family_id = f.family_id
-          JOIN r_offending o ON o.person_id = m.person_id
+          FROM r_family f JOIN r_offending o ON o.family_id = f.family_id
           WHERE o.event_type = ANY(${textArray(rule.event_types)})
             AND o.event_date <= f.d AND o.event_date > ${monthsBefore(dCol, w)}
-            AND ${whoSql(rule.who, dobYmdCol, dAge, c.ages)}
+            AND ${whoSql(rule.who, sql.raw('o.dob_ymd'), dAge, c.ages)}
         ), a AS (
           SELECT family_id, count(*)::int AS n, max(pn)::int AS best, array_agg(rec ORDER BY rec) AS recs,
                  jsonb_agg(DISTINCT jsonb_build_object('person_id', person_id, 'events', pn)) AS persons
