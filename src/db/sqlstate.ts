@@ -13,6 +13,8 @@ export const SqlState = {
   insufficientPrivilege: '42501',
   cannotConnectNow: '57P03',
   raiseException: 'P0001',
+  /** An UPDATE setting an identity column GENERATED ALWAYS (an evaluation's id, a run's). */
+  generatedAlways: '428C9',
 } as const;
 
 /** The SQLSTATE of a database error from either driver, if it has one. */

@@ -29,6 +29,13 @@ const BULK_REFERENCES = [
   ['core.rule_evidence', 'family_id'],
   ['core.family_verdict', 'family_id'],
   ['core.tier_history', 'person_id'],
+  // Migration 0013: the rules' rows and their evaluation.
+  ['core.rule_evidence', 'evaluation_id'],
+  ['core.problem_at_entry', 'evaluation_id'],
+  ['core.eligible_unattached', 'evaluation_id'],
+  ['core.problem_result', 'evaluation_id'],
+  ['core.family_verdict', 'evaluation_id'],
+  ['core.tier_history', 'evaluation_id'],
 ] as const;
 
 for (const backend of availableBackends()) {
@@ -56,7 +63,7 @@ for (const backend of availableBackends()) {
       const keys = await sql<{ n: number }>`
         SELECT count(*)::int AS n FROM pg_constraint
         WHERE contype = 'f' AND conrelid = ANY(${BULK_REFERENCES.map(([table]) => table)}::regclass[])
-          AND confrelid IN ('audit.run'::regclass, 'core.person'::regclass, 'core.family'::regclass)`.execute(t.db.kysely);
+          AND confrelid IN ('audit.run'::regclass, 'core.person'::regclass, 'core.family'::regclass, 'core.rules_evaluation'::regclass)`.execute(t.db.kysely);
       expect(keys.rows[0]!.n).toBe(0);
     });
 
@@ -106,6 +113,35 @@ for (const backend of availableBackends()) {
       const { rows } = await sql<{ record_id: string; person_id: number }>`
         SELECT record_id, person_id::int AS person_id FROM core.person_record WHERE record_id LIKE 'BAD%' OR record_id LIKE 'MANY%' OR record_id LIKE 'RUNS%' OR record_id = 'OK1'`.execute(t.db.kysely);
       expect(rows).toEqual([{ record_id: 'OK1', person_id: personId }]);
+    });
+
+    it('keeps the rules rows to their evaluation: a row of no evaluation refused (23503), an evaluation deleted with its rows, its id never changed', async () => {
+      const familyId = (await sql<{ id: number }>`INSERT INTO core.family (created_run) VALUES (${runId}) RETURNING family_id::int AS id`.execute(t.db.kysely)).rows[0]!.id;
+      const evaluation = async (asOf: string) =>
+        (await sql<{ id: number }>`
+          INSERT INTO core.rules_evaluation (run_id, as_of, plan_id, plan_version, plan_sha256, plan)
+          VALUES (${runId}, ${asOf}, 'p', '1', ${'0'.repeat(64)}, '{}'::jsonb) RETURNING evaluation_id::int AS id`.execute(t.db.kysely)).rows[0]!.id;
+      const [kept, dropped] = [await evaluation('2026-10-31'), await evaluation('2026-11-30')];
+      for (const e of [kept, dropped]) {
+        await sql`INSERT INTO core.problem_at_entry (evaluation_id, family_id, case_ref, problem, identified_on, from_data, from_keyworker, run_id)
+                  VALUES (${e}, ${familyId}, 'EH-REF', 'crime_asb', '2026-01-01', true, false, ${runId})`.execute(t.db.kysely);
+        await sql`INSERT INTO core.eligible_unattached (evaluation_id, family_id, as_of, problems, run_id) VALUES (${e}, ${familyId}, '2026-10-31', '{crime_asb}', ${runId})`.execute(t.db.kysely);
+      }
+      const nowhere = await failure(sql`INSERT INTO core.problem_at_entry (evaluation_id, family_id, case_ref, problem, identified_on, from_data, from_keyworker, run_id)
+        VALUES (${dropped + 1000}, ${familyId}, 'EH-REF', 'health', '2026-01-01', true, false, ${runId})`.execute(t.db.kysely));
+      expect(sqlStateOf(nowhere)).toBe(SqlState.foreignKeyViolation);
+      expect(String((nowhere as Error).message)).toContain(`evaluation_id=${dropped + 1000} is not present in table "core.rules_evaluation"`);
+      const moved = await failure(sql`UPDATE core.eligible_unattached SET evaluation_id = ${dropped + 1000} WHERE evaluation_id = ${kept}`.execute(t.db.kysely));
+      expect(sqlStateOf(moved)).toBe(SqlState.foreignKeyViolation);
+      const renumbered = await failure(sql`UPDATE core.rules_evaluation SET evaluation_id = ${dropped + 2000} WHERE evaluation_id = ${kept}`.execute(t.db.kysely));
+      expect(sqlStateOf(renumbered)).toBe(SqlState.generatedAlways);
+      await sql`DELETE FROM core.rules_evaluation WHERE evaluation_id = ${dropped}`.execute(t.db.kysely);
+      const { rows } = await sql<{ evaluation_id: number; entry: number; unattached: number }>`
+        SELECT e.evaluation_id::int AS evaluation_id,
+               (SELECT count(*)::int FROM core.problem_at_entry p WHERE p.evaluation_id = e.evaluation_id) AS entry,
+               (SELECT count(*)::int FROM core.eligible_unattached u WHERE u.evaluation_id = e.evaluation_id) AS unattached
+        FROM unnest(${[kept, dropped]}::bigint[]) AS e(evaluation_id) ORDER BY 1`.execute(t.db.kysely);
+      expect(rows).toEqual([{ evaluation_id: kept, entry: 1, unattached: 1 }, { evaluation_id: dropped, entry: 0, unattached: 0 }]);
     });
 
     it('reserves blocks of new person and family ids that later ids never reuse, and nothing else', async () => {

@@ -653,6 +653,18 @@ for (const backend of availableBackends()) {
       expect(third.evidenceSha256).toBe(summary.evidenceSha256);
       const count = await sql<{ n: number }>`SELECT count(*)::int AS n FROM core.rules_evaluation WHERE run_id = ${run.runId}`.execute(t.db.kysely);
       expect(count.rows[0]!.n).toBe(1);
+      // The replaced evaluation's rows went with it, in every table; the one kept has its own.
+      const left = await sql<{ tbl: string; replaced: number; kept: number }>`
+        SELECT tbl, count(*) FILTER (WHERE evaluation_id = ${again.evaluationId})::int AS replaced, count(*) FILTER (WHERE evaluation_id = ${third.evaluationId})::int AS kept
+        FROM (SELECT 'rule_evidence' AS tbl, evaluation_id FROM core.rule_evidence UNION ALL SELECT 'problem_at_entry', evaluation_id FROM core.problem_at_entry
+              UNION ALL SELECT 'problem_result', evaluation_id FROM core.problem_result UNION ALL SELECT 'family_verdict', evaluation_id FROM core.family_verdict
+              UNION ALL SELECT 'eligible_unattached', evaluation_id FROM core.eligible_unattached UNION ALL SELECT 'tier_history', evaluation_id FROM core.tier_history) x
+        GROUP BY tbl ORDER BY tbl`.execute(t.db.kysely);
+      expect(left.rows.map((r) => r.tbl)).toEqual(['eligible_unattached', 'family_verdict', 'problem_at_entry', 'problem_result', 'rule_evidence', 'tier_history']);
+      for (const r of left.rows) {
+        expect(r.replaced, r.tbl).toBe(0);
+        if (r.tbl !== 'eligible_unattached') expect(r.kept, r.tbl).toBeGreaterThan(0);
+      }
     });
 
     it('follows the plan: equivalent progress and neutral_counts switched on', async () => {
