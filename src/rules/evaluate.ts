@@ -126,6 +126,9 @@ export async function evaluateFamilies(session: DbSession, ctx: RunContext, opts
       JOIN core.person_record pr ON pr.source = 'offending' AND pr.record_id = o.record_id
       LEFT JOIN r_member m ON m.person_id = pr.person_id
       WHERE o.event_date <= ${T}`],
+    // The record ids of a term are kept as they are (ids), not as record lists ('attendance:' ||
+    // id, an array a row): the school rules write the lists of the few thousand families whose
+    // evidence is kept (predicates.ts attendanceRecs), not of 1.27M terms at 1x.
     // A pupil's term is nearly always one record (16,859 of 1.27M terms at 1x have more).
     // array_agg(... ORDER BY) sorts inside every group (PostgreSQL 15), so the records are
     // gathered unordered and only arrays of two or more are sorted afterwards: 4.0 -> 3.4 s at 1x,
@@ -135,8 +138,7 @@ export async function evaluateFamilies(session: DbSession, ctx: RunContext, opts
     // ranking needs no sort of its own.
     ['r_attendance', sql`CREATE TEMP TABLE r_attendance ON COMMIT DROP AS
       SELECT person_id, term_start, term_end, possible, authorised, unauthorised, fixed, permanent, ap,
-             CASE WHEN cardinality(ids) = 1 THEN ARRAY['attendance:' || ids[1]]
-                  ELSE ARRAY(SELECT 'attendance:' || id FROM unnest(ids) AS id ORDER BY id) END AS recs,
+             CASE WHEN cardinality(ids) = 1 THEN ids ELSE ARRAY(SELECT id FROM unnest(ids) AS id ORDER BY 'attendance:' || id) END AS ids,
              row_number() OVER (PARTITION BY person_id ORDER BY term_end DESC, term_start DESC)::int AS from_latest
       FROM (
         SELECT pr.person_id, a.term_start, a.term_end, sum(a.sessions_possible)::int AS possible,

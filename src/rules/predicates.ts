@@ -101,6 +101,15 @@ export function whoSql(who: Who, dobYmd: RawBuilder<unknown>, on: AgeDate, ages:
   }
 }
 
+/**
+ * SQL: the record list of a school term of r_attendance (`alias.ids`, in order) as one string,
+ * `attendance:ID` joined by {@link SEP}: what array_to_string of the records would give.
+ */
+function attendanceRecs(alias: string): RawBuilder<unknown> {
+  const ids = sql.raw(`${alias}.ids`);
+  return sql`('attendance:' || array_to_string(${ids}, ${SEP}::text || 'attendance:'))`;
+}
+
 const dobYmdCol = sql.raw('m.dob_ymd');
 const dCol = sql.raw('f.d');
 const aCol = sql.raw('f.attached_on');
@@ -175,11 +184,11 @@ export function identificationSql(problem: string, index: number, rule: Identifi
           -- the latest (from_latest), so where D is T they are the first ranks; where D is earlier
           -- (attached families) they are read by person. Ranking every term of every child here
           -- instead sorted 1.1M rows at 1x. A person has one row a term, so there are no ties.
-          SELECT k.family_id, k.person_id, a.term_start, a.term_end, a.possible, a.authorised, a.unauthorised, a.fixed, a.permanent, a.ap, a.recs
+          SELECT k.family_id, k.person_id, a.term_start, a.term_end, a.possible, a.authorised, a.unauthorised, a.fixed, a.permanent, a.ap, a.ids
           FROM kids k JOIN latest a ON a.person_id = k.person_id
           WHERE k.d = ${c.asOf}::date
           UNION ALL
-          SELECT k.family_id, k.person_id, a.term_start, a.term_end, a.possible, a.authorised, a.unauthorised, a.fixed, a.permanent, a.ap, a.recs
+          SELECT k.family_id, k.person_id, a.term_start, a.term_end, a.possible, a.authorised, a.unauthorised, a.fixed, a.permanent, a.ap, a.ids
           FROM kids k CROSS JOIN LATERAL (
             SELECT a.* FROM r_attendance a WHERE a.person_id = k.person_id AND a.term_end <= k.d
             ORDER BY a.term_end DESC, a.term_start DESC LIMIT ${int(rule.terms)}) a
@@ -196,7 +205,7 @@ export function identificationSql(problem: string, index: number, rule: Identifi
           SELECT ch.family_id, bool_or(ch.hit) AS hit FROM ch GROUP BY ch.family_id
           HAVING bool_or(ch.hit) OR bool_or(EXISTS (SELECT 1 FROM r_family f WHERE f.family_id = ch.family_id AND f.attached))
         ), recs AS (
-          SELECT t.family_id, t.person_id, string_agg(array_to_string(t.recs, ${SEP}), ${SEP} ORDER BY t.term_start) AS recs
+          SELECT t.family_id, t.person_id, string_agg(${attendanceRecs('t')}, ${SEP} ORDER BY t.term_start) AS recs
           FROM t JOIN keep USING (family_id) GROUP BY t.family_id, t.person_id
         ), a AS (
           SELECT ch.family_id, bool_or(ch.hit) AS hit,
@@ -371,14 +380,14 @@ export function progressSql(problem: string, index: number, rule: ProgressRule, 
           FROM ${withProblem(problem)} JOIN r_member m ON m.family_id = f.family_id
           WHERE ${whoSql('school_age', dobYmdCol, aAge, c.ages)}
         ), t AS (
-          SELECT k.family_id, k.person_id, a.term_start, a.term_end, a.possible, ${absent} AS absent, a.fixed, a.permanent, a.recs, ${rateOk} AS rate_ok
+          SELECT k.family_id, k.person_id, a.term_start, a.term_end, a.possible, ${absent} AS absent, a.fixed, a.permanent, ${attendanceRecs('a')} AS recs, ${rateOk} AS rate_ok
           FROM kids k JOIN r_attendance a ON a.person_id = k.person_id AND a.term_start >= k.a_on AND a.term_end <= ${T}
           WHERE k.at_t
         ), w AS (
           SELECT t.*,
                  count(*) OVER fr AS k, bool_and(rate_ok) OVER fr AS all_ok,
                  sum(possible) OVER fr AS sp, sum(absent) OVER fr AS sa, sum(fixed) OVER fr AS sf, bool_or(permanent) OVER fr AS anyperm,
-                 string_agg(array_to_string(recs, ${SEP}), ${SEP}) OVER fr AS wrecs,
+                 string_agg(recs, ${SEP}) OVER fr AS wrecs,
                  jsonb_agg(jsonb_build_object('term_start', term_start, 'term_end', term_end, 'sessions_possible', possible, 'sessions_absent', absent,
                            'absence_rate', CASE WHEN possible > 0 THEN round(absent::numeric / possible, 4) END,
                            'fixed_exclusions', fixed, 'permanent_exclusion', permanent)) OVER fr AS wterms,
@@ -391,7 +400,7 @@ export function progressSql(problem: string, index: number, rule: ProgressRule, 
           SELECT family_id, person_id, count(*)::int AS terms_since_a, coalesce(bool_or(wpass), false) AS passed, bool_or(considered) AS has_window,
                  (array_agg(wterms ORDER BY wpass DESC, term_start DESC) FILTER (WHERE considered))[1] AS chosen_terms,
                  (array_agg(wrecs ORDER BY wpass DESC, term_start DESC) FILTER (WHERE considered))[1] AS chosen_recs,
-                 string_agg(array_to_string(recs, ${SEP}), ${SEP} ORDER BY term_start) AS all_recs
+                 string_agg(recs, ${SEP} ORDER BY term_start) AS all_recs
           FROM wp GROUP BY family_id, person_id
         ), pc AS (
           SELECT k.family_id, k.person_id, coalesce(ch.terms_since_a, 0) AS terms_since_a, ch.chosen_terms, coalesce(ch.chosen_recs, ch.all_recs) AS recs,
