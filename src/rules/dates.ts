@@ -1,9 +1,9 @@
 /**
  * Date and week arithmetic of the programme rules, pure and exact: a date is a whole day number
  * (days since 1970-01-01, UTC), so no time zone or clock can move it. The SQL of the rules
- * (predicates.ts, and `core.age_on`, `core.last_anniversary` and `core.age_on_last_anniversary` in
- * migrations/0010_fast_ages.sql)
- * follow the same definitions; test/rules/boundaries.test.ts holds the SQL to them.
+ * (predicates.ts, whose age bands compare YYYYMMDD integers, and `core.age_on`,
+ * `core.last_anniversary` and `core.age_on_last_anniversary` in migrations/0010_fast_ages.sql)
+ * follows the same definitions; test/rules/boundaries.test.ts holds the SQL to them.
  */
 
 const MS_PER_DAY = 86_400_000;
