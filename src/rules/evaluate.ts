@@ -86,10 +86,10 @@ export async function evaluateFamilies(session: DbSession, ctx: RunContext, opts
 
   // --- staging: the current extracts joined to people and families, as known on T ----------
   const task = ctx.progress.start('rules', { total: 4, unit: 'steps' });
-  // Each staging statement with the name it is timed under in the log.
   // The dates ages are tested on, as the YYYYMMDD integers the age tests compare (whoSql).
   const aOf = sql.raw('reg.attached_on');
   const dOf = sql`coalesce(reg.attached_on, ${T})`;
+  // Each staging statement with the name it is timed under in the log.
   const stage: [string, RawBuilder<unknown>][] = [
     ['drop leftovers', sql`DROP TABLE IF EXISTS r_family, r_member, r_offending, r_attendance, r_spell, r_episode, r_attestation, r_evidence, r_entry, r_problem`],
     ['r_family', sql`CREATE TEMP TABLE r_family ON COMMIT DROP AS

@@ -1,5 +1,5 @@
 import { sql, type RawBuilder } from 'kysely';
-import type { AgeBands } from './dates.ts';
+import { dayOf, isoOf, lastAnniversary, type AgeBands, type Day } from './dates.ts';
 import type { IdentificationRule, ProgressRule } from './plan.ts';
 
 /**
@@ -63,14 +63,12 @@ export function schoolYmdSql(date: RawBuilder<unknown>, ages: AgeBands): RawBuil
   return sql`((date_part('year', ${date})::integer - CASE WHEN date_part('month', ${date}) * 100 + date_part('day', ${date}) < ${md} THEN 1 ELSE 0 END) * 10000 + ${md})`;
 }
 
-/** The age-test integers of a `YYYY-MM-DD` date (the as-of date T), as SQL constants. */
+/** The age-test integers of a `YYYY-MM-DD` date (the as-of date T), as SQL constants, by dates.ts's own helpers. */
 export function ageDateOf(iso: string, ages: AgeBands): AgeDate {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso);
-  if (!m) throw new RangeError(`not a YYYY-MM-DD date: ${iso}`);
-  const [y, md] = [Number(m[1]), Number(m[2]) * 100 + Number(m[3])];
   const [month, day] = ages.school_age_date.split('-').map(Number) as [number, number];
-  const schoolMd = month * 100 + day;
-  return { ymd: int(y * 10000 + md), schoolYmd: int((md < schoolMd ? y - 1 : y) * 10000 + schoolMd) };
+  const asYmd = (d: Day) => int(Number(isoOf(d).replaceAll('-', '')));
+  const on = dayOf(iso);
+  return { ymd: asYmd(on), schoolYmd: asYmd(lastAnniversary(on, month, day)) };
 }
 
 /**

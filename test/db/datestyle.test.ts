@@ -6,6 +6,7 @@ import pg from 'pg';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPostgres, pgConnectionConfig, SESSION_OPTIONS } from '../../src/db/pg.ts';
+import { openPglite } from '../../src/db/pglite.ts';
 import { copyTextRows } from '../../src/db/copy-out.ts';
 import { cli, ROOT } from '../cli/helpers.ts';
 import { createEmptyServerDatabase, serverAdminUrl } from '../support/db.ts';
@@ -20,6 +21,16 @@ describe('connection start-up options', () => {
     expect(new URL(withUrlOptions.connectionString).searchParams.get('options')).toBeNull();
     expect(new URL(withUrlOptions.connectionString).searchParams.get('sslmode')).toBe('disable');
     expect(new URL(withUrlOptions.connectionString).password).toBe('p%40ss');
+  });
+
+  it('sets the same date style on the embedded database', async () => {
+    const db = await openPglite({ memory: true });
+    try {
+      const { rows } = await sql<{ shown: string; d: string }>`SELECT current_setting('DateStyle') AS shown, DATE '2026-10-31' AS d`.execute(db.kysely);
+      expect(rows[0]).toEqual({ shown: 'ISO, YMD', d: '2026-10-31' });
+    } finally {
+      await db.close();
+    }
   });
 });
 
